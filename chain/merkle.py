@@ -277,6 +277,8 @@ def check_consistency(
     old_root = _check_hash(old_root, "the old root", suite)
     new_root = _check_hash(new_root, "the new root", suite)
     hashes = _check_proof(proof, suite)
+    if old_size == 0:
+        raise ProofError("there is no consistency proof from the empty tree")
     if new_size < old_size:
         raise ProofError(f"the new size {new_size} is smaller than the old size {old_size}")
     if old_size == new_size:
@@ -285,8 +287,6 @@ def check_consistency(
         if not hmac.compare_digest(old_root, new_root):
             raise ProofError(f"two different roots for the same size {old_size}: the log forked")
         return
-    if old_size == 0:
-        raise ProofError("there is no consistency proof from the empty tree")
     if not hashes:
         raise ProofError("the consistency proof is empty")
 

@@ -1,0 +1,207 @@
+"""A stored ledger: append entries, seal them into signed blocks, answer proofs.
+
+One sealer per chain turns appended entries into blocks (heights are a primary key, so a
+second sealer loses cleanly); appends only assign indexes and store. Proofs read O(log n)
+tiles and never rebuild the tree.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from .block import GENESIS_PREV, Block, BlockHeader, open_block, seal_block
+from .checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, sign_checkpoint
+from .errors import LedgerStateError, StorageError
+from .hashing import SHA256, HashSuite, suite_by_name
+from .merkle import consistency_ranges, empty_root, inclusion_ranges, leaf_hash
+from .note import Ed25519NoteSigner, Ed25519NoteVerifier, format_vkey, parse_vkey
+from .storage.base import LedgerStore, SealWrite, StoredBlock
+from .tiles import TILE_HEIGHT, RightEdge, TileReader, split_hashes, tile_width_at
+
+__all__ = ["Ledger", "AppendResult", "InclusionProof", "ConsistencyProof"]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Where appended entries landed: indexes first_index … first_index + len(leaf_hashes) − 1."""
+
+    first_index: int
+    leaf_hashes: list[bytes]
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    index: int
+    tree_size: int
+    leaf_hash: bytes
+    hashes: list[bytes]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    old_size: int
+    new_size: int
+    hashes: list[bytes]
+
+
+class Ledger:
+    """One chain's ledger over a :class:`LedgerStore`.
+
+    ``signer`` is needed only to seal; readers and auditors open the ledger with the chain's
+    public key alone.
+    """
+
+    def __init__(self, store: LedgerStore, *, signer: Ed25519NoteSigner | None = None) -> None:
+        meta = store.meta()
+        if not meta:
+            raise LedgerStateError(f"no ledger at {store.url}; create it first")
+        self.store = store
+        self.chain_id = meta["chain_id"]
+        self.suite: HashSuite = suite_by_name(meta["hash_suite"])
+        self.verifier: Ed25519NoteVerifier = parse_vkey(meta["vkey"])  # type: ignore[assignment]
+        if signer is not None and format_vkey(signer.verifier()) != meta["vkey"]:
+            raise LedgerStateError(f"that key is not the signing key of chain {self.chain_id}")
+        self.signer = signer
+        self._tiles = TileReader(self._tile_source, self.suite)
+        self._edge: RightEdge | None = None
+        self._seal_lock = threading.Lock()
+
+    @classmethod
+    def create(
+        cls, store: LedgerStore, chain_id: str, signer: Ed25519NoteSigner, suite: HashSuite = SHA256
+    ) -> "Ledger":
+        """Create (or reopen, if it is the same chain and key) the ledger in ``store``."""
+        if signer.name != chain_id:
+            raise LedgerStateError(f"the signing key is named {signer.name!r}, the chain {chain_id!r}: they must match")
+        store.initialize({"chain_id": chain_id, "hash_suite": suite.name, "vkey": format_vkey(signer.verifier())})
+        return cls(store, signer=signer)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def append(self, entries: Sequence[bytes]) -> AppendResult:
+        """Store entries durably at the next indexes. They are proved once a block seals them."""
+        hashes = [leaf_hash(e, self.suite) for e in entries]
+        first = self.store.append(entries, hashes)
+        return AppendResult(first, hashes)
+
+    def seal(self, *, max_entries: int | None = None, now_ms: int | None = None) -> Block | None:
+        """Seal the appended entries (at most ``max_entries``) into a signed block; None if none wait."""
+        if self.signer is None:
+            raise LedgerStateError("this ledger was opened read-only: sealing needs the chain's signing key")
+        with self._seal_lock:
+            latest = self.store.latest_block()
+            sealed = latest.tree_size if latest else 0
+            end = self.store.size()
+            if max_entries is not None:
+                end = min(end, sealed + max_entries)
+            if end <= sealed:
+                return None
+            edge = self._edge_at(sealed).copy()
+            tiles = edge.push(self.store.leaf_hashes(sealed, end))
+            if edge.size != end:
+                raise StorageError(f"entries {sealed}..{end - 1} are not all stored; cannot seal")
+            prev = open_block(latest.header, self.verifier) if latest else None
+            header = BlockHeader(
+                chain_id=self.chain_id,
+                height=prev.header.height + 1 if prev else 0,
+                prev_hash=prev.block_hash(self.suite) if prev else GENESIS_PREV,
+                tree_size=end,
+                root=edge.root(),
+                entry_count=end - sealed,
+                time_ms=now_ms if now_ms is not None else int(time.time() * 1000),
+                hash_suite=self.suite.name,
+            )
+            block = seal_block(header, self.signer)
+            checkpoint = sign_checkpoint(Checkpoint(self.chain_id, end, header.root), self.signer)
+            for level in range(len(edge.partials)):
+                if edge.partials[level]:
+                    tiles[(level, end >> (TILE_HEIGHT * (level + 1)))] = edge.tile_bytes(level)
+            self.store.commit_seal(
+                SealWrite(StoredBlock(header.height, end, block.to_text()), end, checkpoint.to_text(), tiles)
+            )
+            self._edge = edge
+            return block
+
+    def _edge_at(self, size: int) -> RightEdge:
+        """The right edge of the tree at a sealed ``size``, from storage (cached for the sealer)."""
+        if self._edge is not None and self._edge.size == size:
+            return self._edge
+        partials: list[list[bytes]] = []
+        level = 0
+        while level == 0 or size >> (TILE_HEIGHT * level):
+            width = tile_width_at(level, size)
+            index = size >> (TILE_HEIGHT * (level + 1))
+            partials.append(split_hashes(self.store.tile(level, index), self.suite.digest_size)[:width])
+            level += 1
+        edge = RightEdge(self.suite, size, partials)
+        self._edge = edge
+        return edge
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _tile_source(self, level: int, index: int) -> list[bytes]:
+        return split_hashes(self.store.tile(level, index), self.suite.digest_size)
+
+    def sealed_size(self) -> int:
+        latest = self.store.latest_block()
+        return latest.tree_size if latest else 0
+
+    def root_at(self, size: int) -> bytes:
+        """Root of the tree at any size up to the sealed size."""
+        self._require_sealed(size)
+        if size == 0:
+            return empty_root(self.suite)
+        return self._tiles.range_hash(0, size)
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        text = self.store.latest_checkpoint()
+        return open_checkpoint(text, self.verifier, origin=self.chain_id) if text else None
+
+    def checkpoint(self, size: int) -> SignedCheckpoint | None:
+        text = self.store.checkpoint(size)
+        return open_checkpoint(text, self.verifier, origin=self.chain_id) if text else None
+
+    def block(self, height: int) -> Block | None:
+        stored = self.store.block(height)
+        return open_block(stored.header, self.verifier) if stored else None
+
+    def latest_block(self) -> Block | None:
+        stored = self.store.latest_block()
+        return open_block(stored.header, self.verifier) if stored else None
+
+    def block_containing(self, index: int) -> Block | None:
+        stored = self.store.block_containing(index)
+        return open_block(stored.header, self.verifier) if stored else None
+
+    def entry(self, index: int) -> bytes:
+        found = self.store.entries(index, index + 1)
+        if not found:
+            raise LedgerStateError(f"there is no entry {index}")
+        return found[0].data
+
+    def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
+        """Proof that entry ``index`` is in the tree of ``tree_size`` (default: latest sealed)."""
+        size = self.sealed_size() if tree_size is None else tree_size
+        self._require_sealed(size)
+        if not 0 <= index < size:
+            raise LedgerStateError(f"entry {index} is not in the tree of size {size}")
+        hashes = [self._tiles.range_hash(a, b) for a, b in inclusion_ranges(index, size)]
+        leaf = self._tiles.node(0, index)
+        return InclusionProof(index, size, leaf, hashes)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """Proof that the tree of ``old_size`` is a prefix of the tree of ``new_size``."""
+        size = self.sealed_size() if new_size is None else new_size
+        self._require_sealed(size)
+        if not 0 < old_size <= size:
+            raise LedgerStateError(f"no consistency proof from size {old_size} to size {size}")
+        hashes = [self._tiles.range_hash(a, b) for a, b in consistency_ranges(old_size, size)]
+        return ConsistencyProof(old_size, size, hashes)
+
+    def _require_sealed(self, size: int) -> None:
+        sealed = self.sealed_size()
+        if not 0 <= size <= sealed:
+            raise LedgerStateError(f"tree size {size} is not sealed (sealed size is {sealed})")

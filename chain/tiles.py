@@ -1,0 +1,151 @@
+"""Hash tiles (C2SP tlog-tiles layout): how a stored tree answers roots and proofs in O(log n).
+
+A level-L tile holds up to 256 consecutive hashes of perfect subtrees of 256**L leaves;
+level 0 holds leaf hashes. Every node of the tree is either one of those hashes or the root
+of a run of them inside one tile, so any node costs one tile read and at most 255 hashes.
+
+``RightEdge`` keeps the unfinished (partial) tile of every level: appending leaves pushes
+completed tiles upward, and the root is the fold of the partial tiles' perfect runs. This
+is the compact-range idea of transparency-dev/merkle, grouped by tiles so that what it
+changes is exactly what storage must write.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable, Sequence
+
+from .hashing import SHA256, HashSuite
+from .merkle import empty_root, fold_right, range_nodes, root
+
+__all__ = ["TILE_HEIGHT", "TILE_WIDTH", "RightEdge", "TileReader", "tile_width_at", "split_hashes"]
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+
+
+def split_hashes(blob: bytes, size: int = 32) -> list[bytes]:
+    """Cut a tile's bytes into its hashes."""
+    return [blob[i : i + size] for i in range(0, len(blob), size)]
+
+
+def tile_width_at(level: int, tree_size: int) -> int:
+    """Number of hashes in the partial level-``level`` tile of a tree of ``tree_size`` leaves."""
+    return (tree_size >> (TILE_HEIGHT * level)) % TILE_WIDTH
+
+
+class RightEdge:
+    """The partial tile at every level of a tree of ``size`` leaves."""
+
+    def __init__(self, suite: HashSuite = SHA256, size: int = 0, partials: Sequence[Sequence[bytes]] = ()) -> None:
+        self.suite = suite
+        self.size = size
+        self.partials: list[list[bytes]] = [list(p) for p in partials] or [[]]
+        for level, hashes in enumerate(self.partials):
+            if len(hashes) != tile_width_at(level, size):
+                raise ValueError(f"level {level} holds {len(hashes)} hashes, a tree of {size} needs {tile_width_at(level, size)}")
+
+    def copy(self) -> "RightEdge":
+        return RightEdge(self.suite, self.size, self.partials)
+
+    def push(self, leaf_hashes: Sequence[bytes]) -> dict[tuple[int, int], bytes]:
+        """Append leaf hashes; return the tiles that filled up, as {(level, index): bytes}.
+
+        Together with the partial tiles afterwards, that is every tile storage must write.
+        """
+        completed: dict[tuple[int, int], bytes] = {}
+        pos = 0
+        n = len(leaf_hashes)
+        while pos < n:
+            level0 = self.partials[0]
+            take = min(TILE_WIDTH - len(level0), n - pos)
+            level0.extend(leaf_hashes[pos : pos + take])
+            pos += take
+            self.size += take
+            if len(level0) == TILE_WIDTH:
+                self._carry(completed)
+        return completed
+
+    def _carry(self, completed: dict[tuple[int, int], bytes]) -> None:
+        """The level-0 tile just filled up: hash full tiles into the level above, and so on."""
+        level = 0
+        while len(self.partials[level]) == TILE_WIDTH:
+            hashes = self.partials[level]
+            index = ((self.size >> (TILE_HEIGHT * level)) - 1) // TILE_WIDTH
+            completed[(level, index)] = b"".join(hashes)
+            self.partials[level] = []
+            if level + 1 == len(self.partials):
+                self.partials.append([])
+            self.partials[level + 1].append(root(hashes, self.suite))
+            level += 1
+
+    def tile_bytes(self, level: int) -> bytes:
+        """Current content of the partial tile at ``level``."""
+        return b"".join(self.partials[level])
+
+    def root(self) -> bytes:
+        """Root of the whole tree: fold of the perfect runs of every partial tile, top down."""
+        if self.size == 0:
+            return empty_root(self.suite)
+        perfect: list[bytes] = []
+        for hashes in reversed(self.partials):
+            pos = 0
+            for bit in range(TILE_HEIGHT - 1, -1, -1):
+                if len(hashes) >> bit & 1:
+                    perfect.append(root(hashes[pos : pos + (1 << bit)], self.suite))
+                    pos += 1 << bit
+        return fold_right(perfect, self.suite)
+
+
+TileSource = Callable[[int, int], list[bytes]]
+"""(level, tile index) -> the hashes stored in that tile so far (may be partial)."""
+
+
+class TileReader:
+    """Answers the hash of any perfect subtree from tiles, caching full (immutable) tiles.
+
+    Full tiles are expanded once into all 8 of their internal levels, so repeated proofs
+    touching the same tiles cost no hashing at all.
+    """
+
+    def __init__(self, source: TileSource, suite: HashSuite = SHA256, cache_tiles: int = 2048) -> None:
+        self._source = source
+        self.suite = suite
+        self._cache: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self._cache_tiles = cache_tiles
+
+    def _expanded(self, level: int, index: int) -> list[list[bytes]] | None:
+        key = (level, index)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        hashes = self._source(level, index)
+        if len(hashes) != TILE_WIDTH:
+            return None
+        levels = [hashes]
+        node = self.suite.new
+        while len(levels[-1]) > 1:
+            below = levels[-1]
+            levels.append([node(b"\x01" + a + b).digest() for a, b in zip(below[0::2], below[1::2])])
+        self._cache[key] = levels
+        if len(self._cache) > self._cache_tiles:
+            self._cache.popitem(last=False)
+        return levels
+
+    def node(self, height: int, index: int) -> bytes:
+        """Hash of the perfect subtree of 2**height leaves starting at leaf index << height."""
+        level, sub = divmod(height, TILE_HEIGHT)
+        first = index << sub
+        tile, offset = divmod(first, TILE_WIDTH)
+        expanded = self._expanded(level, tile)
+        if expanded is not None:
+            return expanded[sub][offset >> sub]
+        hashes = self._source(level, tile)[offset : offset + (1 << sub)]
+        if len(hashes) != 1 << sub:
+            raise LookupError(f"the tree has no complete subtree of height {height} at index {index} yet")
+        return root(hashes, self.suite)
+
+    def range_hash(self, begin: int, end: int) -> bytes:
+        """Merkle Tree Hash of leaves [begin, end) for a range that occurs in an RFC 9162 tree."""
+        return fold_right([self.node(h, i) for h, i in range_nodes(begin, end)], self.suite)

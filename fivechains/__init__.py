@@ -1,0 +1,1 @@
+"""The `fivechains` command: one verb group per role, over the chain packages."""

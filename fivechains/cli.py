@@ -1,0 +1,33 @@
+"""Entry point of the `fivechains` command: one verb group per role."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .demo import run_demo
+from .ledger_cli import keys_app, ledger_app
+
+app = typer.Typer(
+    name="fivechains",
+    help="Five Chains: verifiable supervision and judicial chains for online-lending evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(keys_app, name="keys")
+app.add_typer(ledger_app, name="ledger")
+
+
+@app.command("demo")
+def demo(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo ledger lives.")] = Path("data/demo"),
+    records: Annotated[int, typer.Option(help="How many sample records to deposit.")] = 5000,
+) -> None:
+    """Show the ledger working: deposit, seal, prove offline, audit, catch a tampered row."""
+    run_demo(data_dir, records)
+
+
+if __name__ == "__main__":
+    app()
