@@ -77,6 +77,7 @@ class SQLStore:
         else:
             raise StorageError(f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql://")
         self._write_lock = threading.Lock()
+        self._driver_error: type[Exception] = self._writer.dialect.dbapi.Error  # raised by raw COPY/executemany
 
     # --- set-up --------------------------------------------------------------------------
 
@@ -117,8 +118,9 @@ class SQLStore:
                 if entries:
                     self._insert_entries(conn, first, entries, leaf_hashes)
                 return int(first)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"append to {self._where()} failed, nothing was stored: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+        except (SQLAlchemyError, self._driver_error) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise StorageError(f"append to {self._where()} failed, nothing was stored: {reason.__class__.__name__}: {reason}") from exc
 
     def _insert_entries(self, conn: Connection, first: int, entries: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> None:
         rows = zip(range(first, first + len(entries)), leaf_hashes, entries)
