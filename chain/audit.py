@@ -184,21 +184,26 @@ class _Auditor:
             ends.setdefault(block.header.tree_size, []).append(block.header)
         boundaries = sorted(ends)
         next_end = 0
+        broken_roots: list[int] = []
 
         def feed(hashes: list[bytes]) -> None:
             nonlocal next_end
             for (level, index), blob in edge.push(hashes).items():
-                if level and stored_tiles.pop((level, index), None) != blob:
-                    first = index << (TILE_HEIGHT * (level + 1))
-                    self.find(f"hash tile {level}/{index} does not match the entries it covers", block=self.block_of(first))
+                if level:
+                    self._compare_tile(level, index, blob, stored_tiles.pop((level, index), b""))
             if next_end < len(boundaries) and boundaries[next_end] == edge.size:
                 root = edge.root()
                 for header in ends[edge.size]:
-                    if root != header.root:
-                        self.find(
-                            f"the entries {header.first_index}–{header.tree_size - 1} do not hash to the root signed in block {header.height}",
-                            block=header.height,
-                        )
+                    if root == header.root:
+                        continue
+                    if broken_roots:  # later trees contain the same bad leaves: say it once
+                        broken_roots.append(header.height)
+                        continue
+                    broken_roots.append(header.height)
+                    self.find(
+                        f"the entries {header.first_index}–{header.tree_size - 1} do not hash to the root signed in block {header.height}",
+                        block=header.height,
+                    )
                 next_end += 1
 
         def feed_in_blocks(batch: list[bytes]) -> None:
@@ -223,7 +228,8 @@ class _Auditor:
             expected = entry.index + 1
             recomputed = leaf_hash(entry.data, suite)
             if entry.index < sealed:
-                if recomputed != sealed_hash(entry.index):
+                sealed_leaf = sealed_hash(entry.index)
+                if recomputed != sealed_leaf:
                     self.find(
                         "the entry's data is not what its block sealed (changed, inserted or moved)",
                         block=self.block_of(entry.index),
@@ -231,7 +237,8 @@ class _Auditor:
                     )
                 elif recomputed != entry.leaf_hash:
                     self.find("the entry's stored leaf hash was changed", block=self.block_of(entry.index), entry=entry.index)
-                batch.append(recomputed)
+                # the tree is checked on what was sealed, so one bad entry is one finding, not a cascade
+                batch.append(sealed_leaf or recomputed)
             elif recomputed != entry.leaf_hash:
                 self.find("the pending entry's data does not match its leaf hash", entry=entry.index)
             if len(batch) >= 65536:
@@ -242,6 +249,11 @@ class _Auditor:
         for gap in range(expected, sealed):
             missing(gap)
         feed_in_blocks(batch)
+        if len(broken_roots) > 1:
+            self.find(
+                f"the roots of blocks {broken_roots[1]}–{broken_roots[-1]} differ too: their trees contain the entries above",
+                block=broken_roots[1],
+            )
         self.report.entries = expected
         if progress:
             progress(edge.size, sealed)
@@ -250,14 +262,22 @@ class _Auditor:
             self.find(f"hash tile 0/{index} covers entries that were never sealed")
         self._check_partial_tiles(edge, stored_tiles)
 
+    def _compare_tile(self, level: int, index: int, expected: bytes, stored: bytes) -> None:
+        """Name the block of the first hash where a stored tile departs from the recomputed one."""
+        if stored[: len(expected)] == expected and len(stored) >= len(expected):
+            return
+        size = self.suite.digest_size
+        pos = next((i for i in range(0, len(expected), size) if stored[i : i + size] != expected[i : i + size]), 0) // size
+        first_entry = ((index << TILE_HEIGHT) + pos) << (TILE_HEIGHT * level)
+        self.find(f"hash tile {level}/{index} does not match the entries it covers", block=self.block_of(first_entry))
+
     def _check_partial_tiles(self, edge: RightEdge, stored_tiles: dict[tuple[int, int], bytes]) -> None:
         """What is left of the stored tiles must be the partial tiles at the sealed size."""
         for level in range(1, len(edge.partials)):
             index = edge.size >> (TILE_HEIGHT * (level + 1))
             expected = edge.tile_bytes(level)
-            stored = stored_tiles.pop((level, index), b"")
-            if expected and stored[: len(expected)] != expected:
-                self.find(f"hash tile {level}/{index} does not match the entries it covers", block=self.block_of(index << (TILE_HEIGHT * (level + 1))))
+            if expected:
+                self._compare_tile(level, index, expected, stored_tiles.pop((level, index), b""))
         for (level, index) in sorted(stored_tiles):
             self.find(f"hash tile {level}/{index} covers entries that were never sealed", block=None)
 

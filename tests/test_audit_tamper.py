@@ -60,11 +60,24 @@ def test_changed_entry_is_named(built) -> None:
     assert all(f.chain == CHAIN for f in report.findings)
 
 
-def test_changed_entry_with_recomputed_leaf_hash_breaks_the_signed_root(built) -> None:
+def test_changed_entry_with_its_leaf_hash_is_named(built) -> None:
     store, verifier, engine = built
     from chain.merkle import leaf_hash
 
     _sql(engine, "UPDATE ledger_entry SET data = :d, leaf_hash = :h WHERE idx = 700", d=b"x", h=leaf_hash(b"x"))
+    report, where = _findings(store, verifier)
+    assert where == {(3, 700)}
+
+
+def test_entry_rewritten_with_its_sealed_tile_breaks_the_signed_root(built) -> None:
+    store, verifier, engine = built
+    from chain.merkle import leaf_hash
+
+    forged = leaf_hash(b"x")
+    tile = store.tile(0, 2)  # entries 512–767
+    _sql(engine, "UPDATE ledger_entry SET data = :d, leaf_hash = :h WHERE idx = 700", d=b"x", h=forged)
+    pos = (700 - 512) * 32
+    _sql(engine, "UPDATE ledger_tile SET hashes = :b WHERE level = 0 AND idx = 2", b=tile[:pos] + forged + tile[pos + 32 :])
     report, _ = _findings(store, verifier)
     assert any(f.block == 3 and "root signed in block 3" in f.problem for f in report.findings)
 
