@@ -9,8 +9,8 @@ where the ledger breaks, in words an auditor can act on.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable
 
 from .block import GENESIS_PREV, Block, BlockHeader, open_block
 from .checkpoint import open_checkpoint

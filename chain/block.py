@@ -8,9 +8,9 @@ names it: change any header, or drop or reorder a block, and every later block s
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 
+from .encoding import b64decode_strict
 from .errors import NoteError
 from .hashing import HashSuite, suite_by_name
 from .note import Note, parse_note, sign_note, verify_note
@@ -62,8 +62,8 @@ def _number(value: str, field: str) -> int:
 
 def _hash(value: str, field: str) -> bytes:
     try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        raw = b64decode_strict(value)
+    except ValueError:
         raise NoteError(f"block header field {field!r} is not base64") from None
     if len(raw) != 32:
         raise NoteError(f"block header field {field!r} is {len(raw)} bytes, expected 32")

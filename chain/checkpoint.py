@@ -6,10 +6,10 @@ Standard transparency-log tooling and witnesses read these as they are.
 from __future__ import annotations
 
 import base64
-import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
+from .encoding import b64decode_strict
 from .errors import NoteError
 from .note import (
     CosignatureSigner,
@@ -50,8 +50,8 @@ def parse_checkpoint(text: str, hash_size: int = 32) -> Checkpoint:
     if not size.isascii() or not size.isdigit() or (len(size) > 1 and size[0] == "0"):
         raise NoteError(f"the checkpoint size {size!r} is not a decimal number")
     try:
-        root = base64.b64decode(root_b64, validate=True)
-    except (binascii.Error, ValueError):
+        root = b64decode_strict(root_b64)
+    except ValueError:
         raise NoteError("the checkpoint root is not valid base64") from None
     if len(root) != hash_size:
         raise NoteError(f"the checkpoint root is {len(root)} bytes, expected {hash_size}")

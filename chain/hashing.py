@@ -6,8 +6,8 @@ A suite is a small value object so the Merkle code is written once for both.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class HashSuite:
     """A named hash function with a fixed digest size."""
 
     name: str
-    new: Callable[..., "hashlib._Hash"]
+    new: Callable[..., hashlib._Hash]
     digest_size: int
 
     def hash(self, data: bytes) -> bytes:
@@ -25,7 +25,7 @@ class HashSuite:
         return f"HashSuite({self.name})"
 
 
-def _sm3(data: bytes = b"") -> "hashlib._Hash":
+def _sm3(data: bytes = b"") -> hashlib._Hash:
     return hashlib.new("sm3", data)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .block import GENESIS_PREV, Block, BlockHeader, open_block, seal_block
 from .checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, sign_checkpoint
@@ -72,7 +72,7 @@ class Ledger:
     @classmethod
     def create(
         cls, store: LedgerStore, chain_id: str, signer: Ed25519NoteSigner, suite: HashSuite = SHA256
-    ) -> "Ledger":
+    ) -> Ledger:
         """Create (or reopen, if it is the same chain and key) the ledger in ``store``."""
         if signer.name != chain_id:
             raise LedgerStateError(f"the signing key is named {signer.name!r}, the chain {chain_id!r}: they must match")
@@ -151,7 +151,7 @@ class Ledger:
 
     def root_at(self, size: int) -> bytes:
         """Root of the tree at any size up to the sealed size."""
-        self._require_sealed(size)
+        self._sealed_or(size)
         if size == 0:
             return empty_root(self.suite)
         return self._tiles.range_hash(0, size)
@@ -184,8 +184,7 @@ class Ledger:
 
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
         """Proof that entry ``index`` is in the tree of ``tree_size`` (default: latest sealed)."""
-        size = self.sealed_size() if tree_size is None else tree_size
-        self._require_sealed(size)
+        size = self._sealed_or(tree_size)
         if not 0 <= index < size:
             raise LedgerStateError(f"entry {index} is not in the tree of size {size}")
         hashes = [self._tiles.range_hash(a, b) for a, b in inclusion_ranges(index, size)]
@@ -194,14 +193,17 @@ class Ledger:
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
         """Proof that the tree of ``old_size`` is a prefix of the tree of ``new_size``."""
-        size = self.sealed_size() if new_size is None else new_size
-        self._require_sealed(size)
+        size = self._sealed_or(new_size)
         if not 0 < old_size <= size:
             raise LedgerStateError(f"no consistency proof from size {old_size} to size {size}")
         hashes = [self._tiles.range_hash(a, b) for a, b in consistency_ranges(old_size, size)]
         return ConsistencyProof(old_size, size, hashes)
 
-    def _require_sealed(self, size: int) -> None:
+    def _sealed_or(self, size: int | None) -> int:
+        """``size`` if it is a sealed tree size (default: the latest one); one read either way."""
         sealed = self.sealed_size()
+        if size is None:
+            return sealed
         if not 0 <= size <= sealed:
             raise LedgerStateError(f"tree size {size} is not sealed (sealed size is {sealed})")
+        return size

@@ -20,7 +20,7 @@ and a stored ledger that reads only O(log n) hashes from its tiles.
 from __future__ import annotations
 
 import hmac
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import ProofError
 from .hashing import SHA256, HashSuite

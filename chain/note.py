@@ -11,13 +11,15 @@ import base64
 import binascii
 import hashlib
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Union
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .encoding import b64decode_strict
 from .errors import NoteError
 
 __all__ = [
@@ -111,8 +113,8 @@ def parse_note(data: str | bytes, max_signatures: int = 64) -> Note:
             raise NoteError(f"malformed signature line {line!r}")
         _check_name(name)
         try:
-            blob = base64.b64decode(b64, validate=True)
-        except (binascii.Error, ValueError):
+            blob = b64decode_strict(b64)
+        except ValueError:
             raise NoteError(f"the signature of {name} is not valid base64") from None
         if len(blob) < 5:
             raise NoteError(f"the signature of {name} is too short")
@@ -275,7 +277,7 @@ def parse_vkey(vkey: str) -> AnyVerifier:
     name, hex_id, b64 = parts
     try:
         claimed = int(hex_id, 16)
-        blob = base64.b64decode(b64, validate=True)
+        blob = b64decode_strict(b64)
     except (ValueError, binascii.Error):
         raise NoteError("the verifier key's id or key is not valid hex/base64") from None
     if len(blob) != 33:

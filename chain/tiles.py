@@ -13,7 +13,7 @@ changes is exactly what storage must write.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .hashing import SHA256, HashSuite
 from .merkle import empty_root, fold_right, range_nodes, root
@@ -45,7 +45,7 @@ class RightEdge:
             if len(hashes) != tile_width_at(level, size):
                 raise ValueError(f"level {level} holds {len(hashes)} hashes, a tree of {size} needs {tile_width_at(level, size)}")
 
-    def copy(self) -> "RightEdge":
+    def copy(self) -> RightEdge:
         return RightEdge(self.suite, self.size, self.partials)
 
     def push(self, leaf_hashes: Sequence[bytes]) -> dict[tuple[int, int], bytes]:
@@ -102,49 +102,58 @@ TileSource = Callable[[int, int], list[bytes]]
 
 
 class TileReader:
-    """Answers the hash of any perfect subtree from tiles, caching full (immutable) tiles.
+    """Answers the hash of any perfect subtree from tiles, with a bounded cache.
 
-    Full tiles are expanded once into all 8 of their internal levels, so repeated proofs
-    touching the same tiles cost no hashing at all.
+    Stored tiles only ever grow (a partial tile's hashes never change), so a cached tile
+    serves every request it is wide enough for. Full tiles are also expanded once into all
+    8 of their internal levels, so repeated proofs touching them cost no hashing at all.
     """
 
-    def __init__(self, source: TileSource, suite: HashSuite = SHA256, cache_tiles: int = 2048) -> None:
+    def __init__(self, source: TileSource, suite: HashSuite = SHA256, cache_tiles: int = 1024, cache_expanded: int = 256) -> None:
         self._source = source
         self.suite = suite
-        self._cache: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
-        self._cache_tiles = cache_tiles
+        self._tiles: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
+        self._expanded: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self._limits = (cache_tiles, cache_expanded)
 
-    def _expanded(self, level: int, index: int) -> list[list[bytes]] | None:
+    def _hashes(self, level: int, index: int, need: int) -> list[bytes]:
         key = (level, index)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        hashes = self._source(level, index)
-        if len(hashes) != TILE_WIDTH:
-            return None
+        hashes = self._tiles.get(key)
+        if hashes is None or len(hashes) < need:
+            hashes = self._source(level, index)
+            self._tiles[key] = hashes
+            if len(self._tiles) > self._limits[0]:
+                self._tiles.popitem(last=False)
+        else:
+            self._tiles.move_to_end(key)
+        return hashes
+
+    def _levels(self, key: tuple[int, int], hashes: list[bytes]) -> list[list[bytes]]:
+        levels = self._expanded.get(key)
+        if levels is not None:
+            self._expanded.move_to_end(key)
+            return levels
         levels = [hashes]
-        node = self.suite.new
+        new = self.suite.new
         while len(levels[-1]) > 1:
             below = levels[-1]
-            levels.append([node(b"\x01" + a + b).digest() for a, b in zip(below[0::2], below[1::2])])
-        self._cache[key] = levels
-        if len(self._cache) > self._cache_tiles:
-            self._cache.popitem(last=False)
+            levels.append([new(b"\x01" + a + b).digest() for a, b in zip(below[0::2], below[1::2])])
+        self._expanded[key] = levels
+        if len(self._expanded) > self._limits[1]:
+            self._expanded.popitem(last=False)
         return levels
 
     def node(self, height: int, index: int) -> bytes:
         """Hash of the perfect subtree of 2**height leaves starting at leaf index << height."""
         level, sub = divmod(height, TILE_HEIGHT)
-        first = index << sub
-        tile, offset = divmod(first, TILE_WIDTH)
-        expanded = self._expanded(level, tile)
-        if expanded is not None:
-            return expanded[sub][offset >> sub]
-        hashes = self._source(level, tile)[offset : offset + (1 << sub)]
-        if len(hashes) != 1 << sub:
+        tile, offset = divmod(index << sub, TILE_WIDTH)
+        count = 1 << sub
+        hashes = self._hashes(level, tile, offset + count)
+        if len(hashes) == TILE_WIDTH:
+            return self._levels((level, tile), hashes)[sub][offset >> sub]
+        if len(hashes) < offset + count:
             raise LookupError(f"the tree has no complete subtree of height {height} at index {index} yet")
-        return root(hashes, self.suite)
+        return hashes[offset] if count == 1 else root(hashes[offset : offset + count], self.suite)
 
     def range_hash(self, begin: int, end: int) -> bytes:
         """Merkle Tree Hash of leaves [begin, end) for a range that occurs in an RFC 9162 tree."""

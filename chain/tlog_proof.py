@@ -7,11 +7,11 @@ travel together, so a court or an auditor needs nothing but the log's public key
 from __future__ import annotations
 
 import base64
-import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .checkpoint import SignedCheckpoint, open_checkpoint
+from .encoding import b64decode_strict
 from .errors import NoteError, ProofError
 from .hashing import SHA256, HashSuite
 from .merkle import check_inclusion
@@ -44,8 +44,8 @@ def format_tlog_proof(index: int, hashes: Sequence[bytes], checkpoint_text: str,
 
 def _b64(value: str, what: str) -> bytes:
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
+        return b64decode_strict(value)
+    except ValueError:
         raise ProofError(f"{what} is not valid base64") from None
 
 

@@ -17,11 +17,10 @@ from rich.table import Table
 
 from chain.audit import audit_ledger
 from chain.errors import ChainError
-from chain.keys import generate_keypair
+from chain.keys import generate_keypair, load_private_key
 from chain.ledger import Ledger
 from chain.merkle import verify_consistency
 from chain.note import Ed25519NoteSigner
-from chain.keys import load_private_key
 from chain.storage import open_store
 from chain.tlog_proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
 

@@ -6,8 +6,9 @@ shared conformance suite in tests/ runs against each (the Trillian pattern).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Protocol, Sequence
+from typing import Protocol
 
 __all__ = ["StoredBlock", "StoredEntry", "SealWrite", "LedgerStore"]
 

@@ -10,8 +10,9 @@ transaction-scoped advisory lock and bulk rows go in through COPY.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -32,12 +33,15 @@ C = CheckpointRow.__table__  # type: ignore[attr-defined]
 M = LedgerMeta.__table__  # type: ignore[attr-defined]
 
 
+_TILE_QUERY = text("SELECT hashes FROM ledger_tile WHERE level = :level AND idx = :idx")  # hot path: no expression building
+
+
 def sqlite_url(path: str | Path) -> str:
     """SQLAlchemy URL of an SQLite file."""
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def _sqlite_engine(url: str, begin: str, synchronous: str) -> Engine:
+def _sqlite_engine(url: str, begin: str | None, synchronous: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
 
     @event.listens_for(engine, "connect")
@@ -49,9 +53,11 @@ def _sqlite_engine(url: str, begin: str, synchronous: str) -> Engine:
         cur.execute("PRAGMA busy_timeout=60000")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
+    if begin:
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
 
     return engine
 
@@ -70,7 +76,9 @@ class SQLStore:
             if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
                 raise StorageError(f"unsupported SQLite synchronous mode {synchronous!r}")
             self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", synchronous.upper())
-            self._reader = _sqlite_engine(url, "BEGIN", synchronous.upper())
+            # readers run each statement on its own (autocommit) snapshot; nothing they read
+            # together can disagree, since sealed rows never change and tiles only grow
+            self._reader = _sqlite_engine(url, None, synchronous.upper())
         elif self.dialect == "postgresql":
             self._writer = create_engine(url, pool_pre_ping=True)
             self._reader = self._writer
@@ -166,7 +174,7 @@ class SQLStore:
 
     def tile(self, level: int, index: int) -> bytes:
         with self._reader.connect() as conn:
-            value = conn.execute(select(T.c.hashes).where(T.c.level == level, T.c.idx == index)).scalar_one_or_none()
+            value = conn.execute(_TILE_QUERY, {"level": level, "idx": index}).scalar_one_or_none()
             return bytes(value) if value is not None else b""
 
     def iter_tiles(self) -> Iterator[tuple[int, int, bytes]]:
