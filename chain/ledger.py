@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from .block import GENESIS_PREV, Block, BlockHeader, open_block, seal_block
@@ -81,10 +82,13 @@ class Ledger:
 
     # --- writing -------------------------------------------------------------------------
 
-    def append(self, entries: Sequence[bytes]) -> AppendResult:
-        """Store entries durably at the next indexes. They are proved once a block seals them."""
+    def append(self, entries: Sequence[bytes], also: Any = None) -> AppendResult:
+        """Store entries durably at the next indexes. They are proved once a block seals them.
+
+        ``also(connection, first_index)`` lets a service write its own rows atomically with them.
+        """
         hashes = [leaf_hash(e, self.suite) for e in entries]
-        first = self.store.append(entries, hashes)
+        first = self.store.append(entries, hashes, also)
         return AppendResult(first, hashes)
 
     def seal(self, *, max_entries: int | None = None, now_ms: int | None = None) -> Block | None:

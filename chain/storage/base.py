@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["StoredBlock", "StoredEntry", "SealWrite", "LedgerStore"]
 
@@ -48,8 +48,11 @@ class LedgerStore(Protocol):
     def meta(self) -> dict[str, str]:
         """The metadata written by ``initialize`` (empty if the ledger does not exist)."""
 
-    def append(self, entries: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> int:
-        """Store entries at the next indexes, durably; return the first index assigned."""
+    def append(self, entries: Sequence[bytes], leaf_hashes: Sequence[bytes], also: Any = None) -> int:
+        """Store entries at the next indexes, durably; return the first index assigned.
+
+        ``also(connection, first_index)``, if given, runs inside the same transaction.
+        """
 
     def size(self) -> int:
         """Number of entries appended (sealed or not)."""

@@ -10,7 +10,7 @@ transaction-scoped advisory lock and bulk rows go in through COPY.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from .schema import LEDGER_TABLES, BlockRow, CheckpointRow, EntryRow, LedgerMeta
 
 __all__ = ["SQLStore", "open_store", "sqlite_url"]
 
+AlsoWrite = Callable[[Connection, int], None]
 _APPEND_LOCK = 0x5F1C_0001  # advisory lock key that serialises appends on PostgreSQL
 
 E = EntryRow.__table__  # type: ignore[attr-defined]
@@ -115,7 +116,9 @@ class SQLStore:
 
     # --- entries -------------------------------------------------------------------------
 
-    def append(self, entries: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> int:
+    def append(self, entries: Sequence[bytes], leaf_hashes: Sequence[bytes], also: AlsoWrite | None = None) -> int:
+        """Store entries at the next indexes; ``also(conn, first_index)`` writes a service's own
+        rows in the same transaction, so entries and what describes them land together or not at all."""
         if len(entries) != len(leaf_hashes):
             raise StorageError("each entry needs exactly one leaf hash")
         try:
@@ -125,7 +128,11 @@ class SQLStore:
                 first = conn.execute(select(func.coalesce(func.max(E.c.idx) + 1, 0))).scalar_one()
                 if entries:
                     self._insert_entries(conn, first, entries, leaf_hashes)
+                if also is not None:
+                    also(conn, int(first))
                 return int(first)
+        except StorageError:
+            raise
         except (SQLAlchemyError, self._driver_error) as exc:
             reason = getattr(exc, "orig", None) or exc
             raise StorageError(f"append to {self._where()} failed, nothing was stored: {reason.__class__.__name__}: {reason}") from exc
@@ -249,6 +256,15 @@ class SQLStore:
         with self._write_lock, self._writer.begin() as conn:
             if conn.execute(C.update().where(C.c.size == size).values(note=note)).rowcount != 1:
                 raise StorageError(f"no checkpoint at size {size}")
+
+    @property
+    def engine(self) -> Engine:
+        """The writer engine, for services that keep their own tables in the same database."""
+        return self._writer
+
+    @property
+    def read_engine(self) -> Engine:
+        return self._reader
 
     def close(self) -> None:
         self._writer.dispose()
