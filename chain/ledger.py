@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from .block import GENESIS_PREV, Block, BlockHeader, open_block, seal_block
 from .checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, sign_checkpoint

@@ -12,6 +12,7 @@ changes is exactly what storage must write.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -115,6 +116,7 @@ class TileReader:
         self._tiles: OrderedDict[tuple[int, int], list[bytes]] = OrderedDict()
         self._expanded: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
         self._limits = (cache_tiles, cache_expanded)
+        self._lock = threading.Lock()  # proofs may be asked from many threads at once
 
     def _hashes(self, level: int, index: int, need: int) -> list[bytes]:
         key = (level, index)
@@ -145,6 +147,10 @@ class TileReader:
 
     def node(self, height: int, index: int) -> bytes:
         """Hash of the perfect subtree of 2**height leaves starting at leaf index << height."""
+        with self._lock:
+            return self._node(height, index)
+
+    def _node(self, height: int, index: int) -> bytes:
         level, sub = divmod(height, TILE_HEIGHT)
         tile, offset = divmod(index << sub, TILE_WIDTH)
         count = 1 << sub

@@ -1,0 +1,64 @@
+"""Tables the supervision chain keeps beside its ledger, in the same database.
+
+Rows here are written in the same transaction as the ledger entries they describe.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = ["Lender", "DepositRequest", "Deposit", "SUPERVISION_TABLES"]
+
+
+class Lender(SQLModel, table=True):
+    """A lender registered by the regulator; only enabled lenders may deposit."""
+
+    __tablename__ = "sv_lender"
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    licence: str = Field(sa_column=Column(Text, nullable=False))
+    public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # raw 32-byte Ed25519
+    enabled: bool = Field(sa_column=Column(Boolean, nullable=False, default=True))
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class DepositRequest(SQLModel, table=True):
+    """One signed deposit request: the lender's signature over its items' root."""
+
+    __tablename__ = "sv_request"
+    __table_args__ = (
+        UniqueConstraint("lender_id", "idempotency_key", name="uq_sv_request_idem"),
+        UniqueConstraint("lender_id", "nonce", name="uq_sv_request_nonce"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    lender_id: str = Field(sa_column=Column(String(64), nullable=False))
+    idempotency_key: str = Field(sa_column=Column(String(128), nullable=False))
+    nonce: str = Field(sa_column=Column(String(64), nullable=False))
+    timestamp_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    items_root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    first_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+    accepted_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class Deposit(SQLModel, table=True):
+    """One deposited item, by its ledger index: what the lender may look up, and the regulator count."""
+
+    __tablename__ = "sv_deposit"
+    __table_args__ = (Index("ix_sv_deposit_lender_digest", "lender_id", "digest"),)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    lender_id: str = Field(sa_column=Column(String(64), nullable=False))
+    request_id: int = Field(sa_column=Column(Integer, nullable=False))
+    digest: str = Field(sa_column=Column(String(128), nullable=False))
+    record_type: str = Field(sa_column=Column(String(16), nullable=False))
+    loan_id: str = Field(sa_column=Column(String(64), nullable=False))
+    event_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    accepted_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    delay_ms: int = Field(sa_column=Column(BigInteger, nullable=False))  # accepted − event: reporting timeliness
+    meta: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    deposit_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+
+
+SUPERVISION_TABLES = [m.__table__ for m in (Lender, DepositRequest, Deposit)]  # type: ignore[attr-defined]

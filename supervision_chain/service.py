@@ -1,0 +1,236 @@
+"""The supervision chain as one object: ledger, lender registry, group-commit writer, sealer.
+
+The HTTP layer only parses and maps errors; everything that decides lives here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import func, select
+
+from chain.encoding import b64encode
+from chain.keys import generate_keypair, load_private_key
+from chain.ledger import Ledger
+from chain.merkle import leaf_hash, root
+from chain.note import Ed25519NoteSigner, format_vkey, sign_note
+from chain.storage import open_store
+
+from .errors import BadSignature, InvalidInput, NotFound, StaleRequest, TooManyItems, Unauthorized, UnknownLender
+from .models import SUPERVISION_TABLES, Deposit
+from .records import Item, ReceiptFields, canonical_json, item_bytes, read_text, receipt_text, request_text, valid_id
+from .registry import get_lender
+from .sealer import Changes, Sealer
+from .writer import Accepted, DepositJob, DepositWriter
+
+D = Deposit.__table__  # type: ignore[attr-defined]
+
+KEY_FILE = "signer.key"
+TOKEN_FILE = "regulator.token"
+DEFAULT_CHAIN_ID = "supervision.fivechains.local/gz"
+
+
+@dataclass
+class SupervisionConfig:
+    data_dir: Path
+    db_url: str | None = None
+    chain_id: str = DEFAULT_CHAIN_ID
+    seal_max_entries: int = 10_000
+    seal_interval_ms: int = 500
+    max_items: int = 10_000
+    replay_window_ms: int = 300_000
+    late_after_ms: int = 24 * 3600 * 1000  # a deposit later than this after its event counts as late
+
+
+def regulator_token(data_dir: Path) -> str:
+    """The regulator's admin token (made on first start, file mode 0600)."""
+    path = data_dir / TOKEN_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = path.open("x")
+        path.chmod(0o600)
+        with fd:
+            fd.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def open_supervision_store(config: SupervisionConfig):
+    store = open_store(config.db_url or config.data_dir / "supervision.db")
+    for table in SUPERVISION_TABLES:
+        table.create(store.engine, checkfirst=True)
+    return store
+
+
+class SupervisionChain:
+    def __init__(self, config: SupervisionConfig) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file = config.data_dir / KEY_FILE
+        if not key_file.exists():
+            generate_keypair(key_file)
+        self.signer = Ed25519NoteSigner(config.chain_id, load_private_key(key_file))
+        self.store = open_supervision_store(config)
+        self.ledger = Ledger.create(self.store, config.chain_id, self.signer)
+        self.vkey = format_vkey(self.signer.verifier())
+        self._token_hash = hashlib.sha256(regulator_token(config.data_dir).encode()).digest()
+        self.changes = Changes()
+        self.sealer = Sealer(self.ledger, config.seal_max_entries, config.seal_interval_ms, self.changes.bump)
+        self.writer = DepositWriter(self.ledger, self.sealer.notify)
+        self._keys: dict[str, tuple[Ed25519PublicKey, bool, float]] = {}
+        self._keys_lock = threading.Lock()
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.writer.start()
+        self.sealer.start()
+
+    def stop(self) -> None:
+        """Graceful: finish queued deposits, seal what was acknowledged, close the database."""
+        self.writer.stop()
+        self.sealer.stop()
+        self.store.close()
+
+    # --- credentials -----------------------------------------------------------------------
+
+    def check_regulator(self, token: str | None) -> None:
+        given = hashlib.sha256((token or "").encode()).digest()
+        if not token or not hmac.compare_digest(given, self._token_hash):
+            raise Unauthorized("the regulator token is missing or wrong")
+
+    def forget_lender(self, lender_id: str) -> None:
+        with self._keys_lock:
+            self._keys.pop(lender_id, None)
+
+    def lender_key(self, lender_id: str) -> Ed25519PublicKey:
+        """The public key of an enabled lender (cached for a few seconds)."""
+        now = time.monotonic()
+        with self._keys_lock:
+            cached = self._keys.get(lender_id)
+        if cached is None or now - cached[2] > 5:
+            row = get_lender(self.store.engine, lender_id)
+            cached = (Ed25519PublicKey.from_public_bytes(row.public_key), bool(row.enabled), now) if row else None
+            if cached:
+                with self._keys_lock:
+                    self._keys[lender_id] = cached
+        if cached is None or not cached[1]:
+            raise UnknownLender(f"lender {lender_id!r} is not registered or is disabled")
+        return cached[0]
+
+    def _check_time(self, timestamp_ms: int) -> None:
+        skew = abs(int(time.time() * 1000) - timestamp_ms)
+        if skew > self.config.replay_window_ms:
+            raise StaleRequest(f"the request time is {skew // 1000} s away from the server's clock (limit {self.config.replay_window_ms // 1000} s)")
+
+    def check_read_signature(self, lender_id: str, timestamp_ms: int, method: str, path_and_query: str, signature: bytes) -> None:
+        key = self.lender_key(lender_id)
+        self._check_time(timestamp_ms)
+        try:
+            key.verify(signature, read_text(lender_id, timestamp_ms, method, path_and_query).encode())
+        except InvalidSignature:
+            raise BadSignature("the read request's signature does not verify with the lender's key") from None
+
+    # --- deposits --------------------------------------------------------------------------
+
+    def deposit(self, lender_id: str, nonce: str, timestamp_ms: int, idempotency_key: str | None,
+                items: list[Item], signature: bytes, wait: float = 60) -> dict[str, Any]:
+        """Verify a signed request and store it durably; return the signed receipt."""
+        if not items:
+            raise InvalidInput("a deposit request needs at least one item")
+        if len(items) > self.config.max_items:
+            raise TooManyItems(f"{len(items)} items in one request; the limit is {self.config.max_items}")
+        if not valid_id(nonce):
+            raise InvalidInput("the nonce must be 1–64 letters, digits or . _ : / -")
+        key = self.lender_key(lender_id)
+        self._check_time(timestamp_ms)
+        encoded = [item_bytes(i) for i in items]
+        hashes = [leaf_hash(b) for b in encoded]
+        items_root = root(hashes)
+        try:
+            key.verify(signature, request_text(lender_id, nonce, timestamp_ms, len(items), items_root).encode())
+        except InvalidSignature:
+            raise BadSignature("the request's signature does not verify with the lender's registered key") from None
+        metas = [canonical_json(i.meta).decode() if i.meta is not None else None for i in items]
+        job = DepositJob(lender_id, idempotency_key or f"nonce:{nonce}", nonce, timestamp_ms, items_root, signature,
+                         items, [hashlib.sha256(b).digest() for b in encoded], metas)
+        accepted: Accepted = self.writer.submit(job).result(timeout=wait)
+        return self.receipt(lender_id, accepted, [i.digest for i in items])
+
+    def receipt(self, lender_id: str, accepted: Accepted, digests: list[str]) -> dict[str, Any]:
+        seal_by = accepted.accepted_ms + 2 * self.config.seal_interval_ms + 1000
+        fields = ReceiptFields(self.config.chain_id, lender_id, accepted.items_root, accepted.first_index,
+                               accepted.count, accepted.accepted_ms, seal_by)
+        note = sign_note(receipt_text(fields), [self.signer])
+        return {
+            "chain_id": self.config.chain_id,
+            "receipt": note.to_text(),
+            "accepted_ms": accepted.accepted_ms,
+            "seal_by_ms": seal_by,
+            "replayed": accepted.replayed,
+            "items": [{"index": accepted.first_index + i, "digest": d, "status": "pending"} for i, d in enumerate(digests)],
+        }
+
+    # --- lookups ---------------------------------------------------------------------------
+
+    def _deposit_row(self, lender_id: str, index: int) -> Any:
+        with self.store.read_engine.connect() as conn:
+            row = conn.execute(select(D).where(D.c.idx == index)).first()
+        if row is None or row.lender_id != lender_id:  # same answer either way: no probing others' deposits
+            raise NotFound(f"lender {lender_id} has no deposit at index {index}")
+        return row
+
+    def status(self, lender_id: str, index: int) -> dict[str, Any]:
+        row = self._deposit_row(lender_id, index)
+        view: dict[str, Any] = {
+            "index": row.idx, "digest": row.digest, "record_type": row.record_type, "loan_id": row.loan_id,
+            "event_ms": row.event_ms, "accepted_ms": row.accepted_ms, "status": "pending", "deposit_code": row.deposit_code,
+        }
+        cp = self.ledger.latest_checkpoint()
+        if cp is None or index >= cp.checkpoint.size:
+            return view
+        block = self.ledger.block_containing(index)
+        proof = self.ledger.inclusion_proof(index, cp.checkpoint.size)
+        view.update(
+            status="anchored" if row.deposit_code else "sealed",
+            block_height=block.header.height if block else None,
+            tree_size=cp.checkpoint.size,
+            checkpoint=cp.to_text(),
+            leaf_hash=b64encode(proof.leaf_hash),
+            inclusion_proof=[b64encode(h) for h in proof.hashes],
+        )
+        return view
+
+    def find(self, lender_id: str, digest: str) -> list[dict[str, Any]]:
+        with self.store.read_engine.connect() as conn:
+            indexes = [r[0] for r in conn.execute(
+                select(D.c.idx).where(D.c.lender_id == lender_id, D.c.digest == digest).order_by(D.c.idx).limit(100))]
+        return [self.status(lender_id, i) for i in indexes]
+
+    def timeliness(self) -> list[dict[str, Any]]:
+        """Per lender: deposits, reporting delay (event → deposit) and how many were late."""
+        late = self.config.late_after_ms
+        with self.store.read_engine.connect() as conn:
+            rows = conn.execute(
+                select(D.c.lender_id, func.count(), func.avg(D.c.delay_ms), func.max(D.c.delay_ms),
+                       func.sum((D.c.delay_ms > late).cast(D.c.idx.type)))
+                .group_by(D.c.lender_id).order_by(D.c.lender_id)
+            ).all()
+            out = []
+            for lender_id, count, avg, worst, n_late in rows:
+                def quantile(q: float) -> int:
+                    offset = min(count - 1, int(q * (count - 1)))
+                    return int(conn.execute(select(D.c.delay_ms).where(D.c.lender_id == lender_id)
+                                            .order_by(D.c.delay_ms).offset(offset).limit(1)).scalar_one())
+                out.append({"lender_id": lender_id, "deposits": count, "mean_delay_ms": int(avg or 0),
+                            "p50_delay_ms": quantile(0.5), "p90_delay_ms": quantile(0.9), "max_delay_ms": int(worst or 0),
+                            "late": int(n_late or 0), "late_after_ms": late})
+        return out
