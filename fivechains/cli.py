@@ -9,6 +9,7 @@ import typer
 
 from .demo import run_demo
 from .ledger_cli import keys_app, ledger_app
+from .supervision_cli import lender_app, regulator_app, supervision_app
 
 app = typer.Typer(
     name="fivechains",
@@ -18,6 +19,9 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(supervision_app, name="supervision")
+app.add_typer(regulator_app, name="regulator")
+app.add_typer(lender_app, name="lender")
 
 
 @app.command("demo")

@@ -1,0 +1,247 @@
+"""`fivechains supervision …`, `fivechains regulator …` and `fivechains lender …`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import httpx
+import typer
+
+from chain.encoding import b64encode
+from chain.errors import ChainError
+from chain.keys import load_private_key, load_public_key, public_key_bytes
+from supervision_chain.client import DepositError, DepositItem, LenderClient
+from supervision_chain.errors import SupervisionError
+from supervision_chain.records import RECORD_TYPES, canonical_json, digest_bytes, new_salt, valid_id
+from supervision_chain.registry import add_lender, list_lenders, set_enabled
+from supervision_chain.service import DEFAULT_CHAIN_ID, SupervisionConfig, open_supervision_store, regulator_token
+
+from .output import console, emit_json, fail, progress_bar
+
+supervision_app = typer.Typer(help="Run the supervision chain (监管链).", no_args_is_help=True)
+regulator_app = typer.Typer(help="The regulator's tools: lenders and reporting.", no_args_is_help=True)
+lender_registry_app = typer.Typer(help="Register, list and disable lenders.", no_args_is_help=True)
+regulator_app.add_typer(lender_registry_app, name="lender")
+lender_app = typer.Typer(help="A lender's tools: deposit records, check receipts.", no_args_is_help=True)
+
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Act directly on this supervision chain's data directory.")]
+Server = Annotated[Optional[str], typer.Option("--server", help="Or act through this running server (needs the regulator token).")]
+Token = Annotated[Optional[str], typer.Option("--token", envvar="FIVECHAINS_REGULATOR_TOKEN", help="Regulator token (or FIVECHAINS_REGULATOR_TOKEN).")]
+
+
+@supervision_app.command("serve")
+def serve(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Database, signing key and regulator token live here.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8400,
+    chain_id: Annotated[str, typer.Option("--chain-id", help="The chain's checkpoint origin.")] = DEFAULT_CHAIN_ID,
+    db: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite in --data-dir).")] = None,
+    seal_entries: Annotated[int, typer.Option(help="Seal every N entries …")] = 10_000,
+    seal_interval_ms: Annotated[int, typer.Option(help="… or every T milliseconds, whichever first.")] = 500,
+) -> None:
+    """Serve the deposit API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from supervision_chain.api import create_app
+    from supervision_chain.service import SupervisionChain
+
+    config = SupervisionConfig(data_dir, db, chain_id, seal_entries, seal_interval_ms)
+    try:
+        chain = SupervisionChain(config)
+    except ChainError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"supervision chain [bold]{chain_id}[/] on http://{host}:{port}  (API docs: /docs)")
+    console.print(f"verifier key: {chain.vkey}")
+    console.print(f"regulator token: in {data_dir / 'regulator.token'} (mode 0600)")
+    uvicorn.run(create_app(chain), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+
+
+def _regulator_http(server: str, token: str | None) -> httpx.Client:
+    token = token or os.environ.get("FIVECHAINS_REGULATOR_TOKEN")
+    if not token:
+        raise fail("--server needs the regulator token: --token T or FIVECHAINS_REGULATOR_TOKEN")
+    return httpx.Client(base_url=server.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def _answer(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"detail": response.text}
+        raise fail(f"{response.status_code}: {problem.get('detail', problem)}")
+    return response.json()
+
+
+def _registry_call(data_dir: Path | None, server: str | None, token: str | None, local, remote) -> Any:
+    if (data_dir is None) == (server is None):
+        raise fail("give either --data-dir DIR or --server URL")
+    try:
+        if data_dir is not None:
+            store = open_supervision_store(SupervisionConfig(data_dir))
+            try:
+                return local(store.engine)
+            finally:
+                store.close()
+        with _regulator_http(server, token) as http:  # type: ignore[arg-type]
+            return remote(http)
+    except SupervisionError as exc:
+        raise fail(exc.detail) from None
+
+
+@lender_registry_app.command("add")
+def lender_add(
+    lender_id: Annotated[str, typer.Argument(help="Lender id, e.g. L0001.")],
+    name: Annotated[str, typer.Option("--name")],
+    licence: Annotated[str, typer.Option("--licence", help="Licence number.")],
+    pubkey: Annotated[Path, typer.Option("--pubkey", help="The lender's public key file (FILE.pub from keys generate).")],
+    data_dir: DataDir = None, server: Server = None, token: Token = None, json_out: JsonOut = False,
+) -> None:
+    """Register a lender and its public key."""
+    try:
+        raw = public_key_bytes(load_public_key(pubkey))
+    except ChainError as exc:
+        raise fail(str(exc)) from None
+    body = {"id": lender_id, "name": name, "licence": licence, "public_key": b64encode(raw)}
+    result = _registry_call(data_dir, server, token, lambda e: add_lender(e, lender_id, name, licence, raw),
+                            lambda h: _answer(h.post("/v1/admin/lenders", json=body)))
+    emit_json(result) if json_out else console.print(f"registered lender [bold]{lender_id}[/] ({name}, licence {licence})")
+
+
+@lender_registry_app.command("list")
+def lender_list(data_dir: DataDir = None, server: Server = None, token: Token = None, json_out: JsonOut = False) -> None:
+    """List registered lenders."""
+    lenders = _registry_call(data_dir, server, token, list_lenders, lambda h: _answer(h.get("/v1/admin/lenders"))["lenders"])
+    if json_out:
+        emit_json(lenders)
+        return
+    from rich.table import Table
+
+    table = Table("id", "name", "licence", "enabled")
+    for lender in lenders:
+        table.add_row(lender["id"], lender["name"], lender["licence"], "yes" if lender["enabled"] else "[red]no[/]")
+    console.print(table)
+
+
+@lender_registry_app.command("disable")
+def lender_disable(lender_id: str, data_dir: DataDir = None, server: Server = None, token: Token = None, json_out: JsonOut = False) -> None:
+    """Disable a lender: its further deposits are refused."""
+    result = _registry_call(data_dir, server, token, lambda e: set_enabled(e, lender_id, False),
+                            lambda h: _answer(h.post(f"/v1/admin/lenders/{lender_id}/disable")))
+    emit_json(result) if json_out else console.print(f"lender [bold]{lender_id}[/] disabled")
+
+
+@regulator_app.command("token")
+def show_token(data_dir: Annotated[Path, typer.Option("--data-dir")]) -> None:
+    """Print the regulator token of a supervision chain's data directory."""
+    typer.echo(regulator_token(data_dir))
+
+
+# --- lenders -------------------------------------------------------------------------------------
+
+def _loan_id(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._:/-]", "-", text).strip("-")[:64] or "record"
+    return cleaned if valid_id(cleaned) else "record-" + cleaned[:50]
+
+
+def collect_records(paths: list[Path], record_type: str, salt: bool) -> list[dict[str, Any]]:
+    """Every record to deposit: files (a directory gives every file under it), .jsonl lines."""
+    out: list[dict[str, Any]] = []
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise fail(f"{path} does not exist")
+    for f in files:
+        if f.suffix == ".jsonl":
+            for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise fail(f"{f}:{n} is not JSON ({exc.msg})") from None
+                s = new_salt() if salt else None
+                fields = record if isinstance(record, dict) else {}
+                out.append({"path": str(f), "line": n, "salt": s, "digest": digest_bytes(canonical_json(record), s),
+                            "record_type": fields.get("record_type") if fields.get("record_type") in RECORD_TYPES else record_type,
+                            "loan_id": _loan_id(str(fields.get("loan_id") or f"{f.stem}-{n}")),
+                            "event_ms": int(fields.get("event_time_ms") or f.stat().st_mtime * 1000)})
+        else:
+            s = new_salt() if salt else None
+            out.append({"path": str(f), "salt": s, "digest": digest_bytes(f.read_bytes(), s), "record_type": record_type,
+                        "loan_id": _loan_id(f.stem), "event_ms": int(f.stat().st_mtime * 1000)})
+    return out
+
+
+@lender_app.command("deposit")
+def deposit(
+    paths: Annotated[list[Path], typer.Argument(help="Files, directories (every file under them) or .jsonl files (a record per line).")],
+    server: Annotated[str, typer.Option("--server", help="Supervision chain URL.")],
+    lender_id: Annotated[str, typer.Option("--lender", help="Your lender id.")],
+    key: Annotated[Path, typer.Option("--key", help="Your private key file (0600).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write receipts.json.")] = Path("receipts.json"),
+    record_type: Annotated[str, typer.Option("--record-type", help=f"One of {', '.join(RECORD_TYPES)}.")] = "other",
+    salt: Annotated[bool, typer.Option("--salt/--no-salt", help="Mix a random salt into each digest (kept in receipts.json).")] = True,
+    batch: Annotated[int, typer.Option(help="Items per signed request (≤ 10,000).")] = 1000,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until every item has its deposit code.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120,
+    json_out: JsonOut = False,
+) -> None:
+    """Hash records locally, deposit their digests, write receipts.json."""
+    if record_type not in RECORD_TYPES:
+        raise fail(f"--record-type must be one of {', '.join(RECORD_TYPES)}")
+    if not 1 <= batch <= 10_000:
+        raise fail("--batch must be between 1 and 10,000")
+    try:
+        private = load_private_key(key)
+    except ChainError as exc:
+        raise fail(str(exc)) from None
+    records = collect_records(paths, record_type, salt)
+    if not records:
+        raise fail("no records found")
+    receipts: list[str] = []
+    with LenderClient(server, lender_id, private) as client:
+        try:
+            with progress_bar("depositing", len(records), enabled=not json_out) as update:
+                for start in range(0, len(records), batch):
+                    chunk = records[start : start + batch]
+                    answer = client.deposit([DepositItem(r["digest"], r["record_type"], r["loan_id"], r["event_ms"]) for r in chunk])
+                    receipts.append(answer["receipt"])
+                    for r, item in zip(chunk, answer["items"]):
+                        r.update(index=item["index"], status=item["status"], deposit_code=None)
+                    update(start + len(chunk))
+            timed_out = False
+            if wait:
+                deadline = time.monotonic() + timeout
+                with progress_bar("waiting for deposit codes", len(records), enabled=not json_out) as update:
+                    for n, r in enumerate(records):
+                        view = client.wait_for([r["index"]], "anchored", max(0.0, deadline - time.monotonic()))[r["index"]]
+                        r.update(status=view["status"], deposit_code=view.get("deposit_code"))
+                        update(n + 1)
+                timed_out = any(r["deposit_code"] is None for r in records)
+        except DepositError as exc:
+            raise fail(f"the chain refused the deposit: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise fail(f"cannot reach {server}: {exc.__class__.__name__}") from None
+    document = {"server": server, "lender_id": lender_id, "receipts": receipts,
+                "items": records}
+    out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    summary = {"out": str(out), "deposited": len(records), "with_code": sum(1 for r in records if r.get("deposit_code"))}
+    if json_out:
+        emit_json(summary)
+    else:
+        console.print(f"deposited {len(records)} records; receipts in [bold]{out}[/]")
+        if wait:
+            console.print(f"{summary['with_code']} of {len(records)} have their deposit code")
+    if wait and timed_out:
+        raise typer.Exit(1)
