@@ -11,7 +11,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -31,6 +31,8 @@ PROBLEM = "application/problem+json"
 PROBLEM_BASE = "https://fivechains.example/problems/"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 ID = ID_PATTERN.pattern
+Count = Annotated[int, Query(ge=0, le=MAX_SAFE_INT)]
+Position = Annotated[int, Path(ge=0, le=MAX_SAFE_INT)]
 RecordType = Literal["contract", "disbursement", "repayment", "overdue", "collection", "other"]
 assert set(RECORD_TYPES) == set(RecordType.__args__)  # type: ignore[attr-defined]
 
@@ -153,7 +155,7 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
         return chain.deposit(body.lender_id, body.nonce, body.timestamp_ms, idempotency_key, items, _b64(body.signature, "signature"))
 
     @app.get("/v1/deposits/{index}", tags=["deposits"], summary="Status of one of your deposits (long-poll with wait)")
-    async def deposit_status(index: int, who: LenderDep, wait: Annotated[float, Query(ge=0, le=30)] = 0) -> dict[str, Any]:
+    async def deposit_status(index: Position, who: LenderDep, wait: Annotated[float, Query(ge=0, le=30)] = 0) -> dict[str, Any]:
         view = await run_in_threadpool(chain.status, who, index)
         deadline = asyncio.get_running_loop().time() + wait
         while wait and view["status"] != "anchored":
@@ -187,30 +189,30 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
         return PlainTextResponse(cp.to_text(), headers={"Cache-Control": "no-store"})
 
     @app.get("/v1/blocks", tags=["audit"], summary="Signed block headers from a height")
-    def blocks(start: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    def blocks(start: Count = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         rows = chain.store.blocks(start, start + limit)
         return {"blocks": [{"height": b.height, "tree_size": b.tree_size, "header": b.header} for b in rows]}
 
     @app.get("/v1/blocks/{height}", tags=["audit"], summary="One signed block header")
-    def block(height: int) -> dict[str, Any]:
+    def block(height: Position) -> dict[str, Any]:
         b = chain.store.block(height)
         if b is None:
             raise NotFound(f"no block {height}")
         return {"height": b.height, "tree_size": b.tree_size, "header": b.header}
 
     @app.get("/v1/proofs/inclusion", tags=["audit"], summary="Inclusion proof of an entry")
-    def inclusion(index: Annotated[int, Query(ge=0)], tree_size: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    def inclusion(index: Count, tree_size: Annotated[int | None, Query(ge=1, le=MAX_SAFE_INT)] = None) -> dict[str, Any]:
         proof = chain.ledger.inclusion_proof(index, tree_size)
         return {"index": index, "tree_size": proof.tree_size, "leaf_hash": b64encode(proof.leaf_hash),
                 "hashes": [b64encode(h) for h in proof.hashes]}
 
     @app.get("/v1/proofs/consistency", tags=["audit"], summary="Consistency proof between two sealed sizes")
-    def consistency(old_size: Annotated[int, Query(ge=1)], new_size: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    def consistency(old_size: Annotated[int, Query(ge=1, le=MAX_SAFE_INT)], new_size: Annotated[int | None, Query(ge=1, le=MAX_SAFE_INT)] = None) -> dict[str, Any]:
         proof = chain.ledger.consistency_proof(old_size, new_size)
         return {"old_size": old_size, "new_size": proof.new_size, "hashes": [b64encode(h) for h in proof.hashes]}
 
     @app.get("/v1/entries", tags=["audit"], summary="Sealed entries by index range (at most 1,000)")
-    def entries(start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+    def entries(start: Count, end: Annotated[int, Query(ge=1, le=MAX_SAFE_INT)]) -> dict[str, Any]:
         if end <= start or end - start > 1000:
             raise InvalidInput("ask for 1 to 1,000 entries: start < end ≤ start + 1000")
         end = min(end, chain.ledger.sealed_size())
@@ -228,12 +230,12 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
         return {"lenders": list_lenders(chain.store.engine)}
 
     @app.post("/v1/admin/lenders/{lender_id}/disable", tags=["regulator"], summary="Disable a lender")
-    def admin_disable(lender_id: str, _: RegulatorDep) -> dict[str, Any]:
+    def admin_disable(lender_id: Annotated[str, Path(pattern=ID)], _: RegulatorDep) -> dict[str, Any]:
         chain.forget_lender(lender_id)
         return set_enabled(chain.store.engine, lender_id, False)
 
     @app.post("/v1/admin/lenders/{lender_id}/enable", tags=["regulator"], summary="Enable a lender again")
-    def admin_enable(lender_id: str, _: RegulatorDep) -> dict[str, Any]:
+    def admin_enable(lender_id: Annotated[str, Path(pattern=ID)], _: RegulatorDep) -> dict[str, Any]:
         chain.forget_lender(lender_id)
         return set_enabled(chain.store.engine, lender_id, True)
 

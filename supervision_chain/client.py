@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -56,7 +57,7 @@ class LenderClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "LenderClient":
+    def __enter__(self) -> LenderClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from chain.ledger import Ledger
 
@@ -46,7 +46,7 @@ class Changes:
                 break
             try:
                 await asyncio.wait_for(self._event.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
         return self.version
 

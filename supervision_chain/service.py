@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
@@ -37,6 +38,7 @@ D = Deposit.__table__  # type: ignore[attr-defined]
 KEY_FILE = "signer.key"
 TOKEN_FILE = "regulator.token"
 DEFAULT_CHAIN_ID = "supervision.fivechains.local/gz"
+MAX_ITEM_BYTES = 4096
 
 
 @dataclass
@@ -152,7 +154,12 @@ class SupervisionChain:
             raise InvalidInput("the nonce must be 1–64 letters, digits or . _ : / -")
         key = self.lender_key(lender_id)
         self._check_time(timestamp_ms)
-        encoded = [item_bytes(i) for i in items]
+        try:
+            encoded = [item_bytes(i) for i in items]
+        except (ValueError, TypeError, OverflowError, rfc8785.CanonicalizationError) as exc:
+            raise InvalidInput(f"metadata must be plain JSON (no NaN, Infinity or huge numbers): {exc}") from None
+        if any(i.meta is not None and len(b) > MAX_ITEM_BYTES for i, b in zip(items, encoded)):
+            raise InvalidInput(f"an item with its metadata may be at most {MAX_ITEM_BYTES} bytes")
         hashes = [leaf_hash(b) for b in encoded]
         items_root = root(hashes)
         try:
@@ -226,11 +233,15 @@ class SupervisionChain:
             ).all()
             out = []
             for lender_id, count, avg, worst, n_late in rows:
-                def quantile(q: float) -> int:
-                    offset = min(count - 1, int(q * (count - 1)))
-                    return int(conn.execute(select(D.c.delay_ms).where(D.c.lender_id == lender_id)
-                                            .order_by(D.c.delay_ms).offset(offset).limit(1)).scalar_one())
                 out.append({"lender_id": lender_id, "deposits": count, "mean_delay_ms": int(avg or 0),
-                            "p50_delay_ms": quantile(0.5), "p90_delay_ms": quantile(0.9), "max_delay_ms": int(worst or 0),
+                            "p50_delay_ms": _delay_quantile(conn, lender_id, count, 0.5),
+                            "p90_delay_ms": _delay_quantile(conn, lender_id, count, 0.9), "max_delay_ms": int(worst or 0),
                             "late": int(n_late or 0), "late_after_ms": late})
         return out
+
+
+def _delay_quantile(conn: Any, lender_id: str, count: int, q: float) -> int:
+    """The q-quantile of a lender's reporting delays, read with one indexed ORDER BY."""
+    offset = min(count - 1, int(q * (count - 1)))
+    query = select(D.c.delay_ms).where(D.c.lender_id == lender_id).order_by(D.c.delay_ms).offset(offset).limit(1)
+    return int(conn.execute(query).scalar_one())

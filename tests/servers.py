@@ -31,7 +31,7 @@ class SupervisionServer:
         self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "SupervisionServer":
+    def start(self) -> SupervisionServer:
         args = [sys.executable, "-m", "fivechains.cli", "supervision", "serve", "--data-dir", str(self.data_dir),
                 "--port", str(self.port), *self.extra]
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")

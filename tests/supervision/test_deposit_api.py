@@ -187,3 +187,13 @@ def test_public_reads_and_openapi(server, client) -> None:
     _problem(httpx.get(server.url + "/v1/blocks/77"), 404, "not-found")
     schema = httpx.get(server.url + "/openapi.json").json()
     assert "/v1/deposits" in schema["paths"] and "/v1/admin/lenders" in schema["paths"]
+
+
+def test_metadata_must_be_plain_json(server, client) -> None:
+    body = client.signed_request([DepositItem(f"{1:064x}", "other", "loan-1", NOW(), {"amount": 1})])
+    raw = httpx.Request("POST", "/", json=body).content.replace(b'"amount":1', b'"amount":NaN')
+    _problem(httpx.post(server.url + "/v1/deposits", content=raw, headers={"content-type": "application/json"}), 422, "invalid-input")
+    huge = client.signed_request([DepositItem(f"{2:064x}", "other", "loan-2", NOW(), {"note": "x" * 5000})])
+    _problem(_post(server, huge), 422, "invalid-input")
+    fine = client.deposit([DepositItem(f"{3:064x}", "other", "loan-3", NOW(), {"amount": 1.5, "currency": "CNY"})])
+    assert fine["items"][0]["index"] == 0
