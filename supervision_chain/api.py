@@ -75,6 +75,51 @@ def _b64(value: str, what: str) -> bytes:
         raise InvalidInput(f"{what} is not valid base64") from None
 
 
+class BodyLimit:
+    """Refuse bodies over the limit as problem+json: a declared length before reading it, a streamed
+    (chunked) one as soon as it passes the limit. Pure ASGI, so no per-request task or buffering."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
+        response = _problem(413, "body-too-large", "Request body too large", f"the body may be at most {self.limit} bytes", scope.get("path", ""))
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await self._refuse(scope, receive, send)
+                return
+        received = 0
+        started = refused = False
+
+        async def limited_receive() -> Any:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    if not started:
+                        refused = True
+                        await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}  # the app stops reading; nothing it sends goes out
+            return message
+
+        async def guarded_send(message: Any) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+
 def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -92,15 +137,7 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return _problem(413, "body-too-large", "Request body too large",
-                            f"the body may be at most {MAX_BODY_BYTES} bytes", request.url.path)
-        if length is None and request.method in {"POST", "PUT", "PATCH"}:
-            return _problem(411, "length-required", "Content-Length required", "send a Content-Length header", request.url.path)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(SupervisionError)
     async def supervision_error(request: Request, exc: SupervisionError):
@@ -150,9 +187,10 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
     # --- lenders' deposits --------------------------------------------------------------------
 
     @app.post("/v1/deposits", status_code=202, tags=["deposits"], summary="Deposit one or more signed items")
-    def deposit(body: DepositRequestIn, idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> dict[str, Any]:
+    async def deposit(body: DepositRequestIn, idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> JSONResponse:
         items = [Item(i.digest, i.record_type, i.loan_id, i.event_time_ms, i.metadata) for i in body.items]
-        return chain.deposit(body.lender_id, body.nonce, body.timestamp_ms, idempotency_key, items, _b64(body.signature, "signature"))
+        receipt = await chain.deposit_async(body.lender_id, body.nonce, body.timestamp_ms, idempotency_key, items, _b64(body.signature, "signature"))
+        return JSONResponse(receipt, status_code=202)  # already plain JSON: skip response-model encoding
 
     @app.get("/v1/deposits/{index}", tags=["deposits"], summary="Status of one of your deposits (long-poll with wait)")
     async def deposit_status(index: Position, who: LenderDep, wait: Annotated[float, Query(ge=0, le=30)] = 0) -> dict[str, Any]:

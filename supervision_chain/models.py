@@ -31,14 +31,13 @@ class DepositRequest(SQLModel, table=True):
         UniqueConstraint("lender_id", "idempotency_key", name="uq_sv_request_idem"),
         UniqueConstraint("lender_id", "nonce", name="uq_sv_request_nonce"),
     )
-    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    first_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))  # names the request
     lender_id: str = Field(sa_column=Column(String(64), nullable=False))
     idempotency_key: str = Field(sa_column=Column(String(128), nullable=False))
     nonce: str = Field(sa_column=Column(String(64), nullable=False))
     timestamp_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     items_root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    first_index: int = Field(sa_column=Column(BigInteger, nullable=False))
     count: int = Field(sa_column=Column(Integer, nullable=False))
     accepted_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
@@ -50,7 +49,7 @@ class Deposit(SQLModel, table=True):
     __table_args__ = (Index("ix_sv_deposit_lender_digest", "lender_id", "digest"),)
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     lender_id: str = Field(sa_column=Column(String(64), nullable=False))
-    request_id: int = Field(sa_column=Column(Integer, nullable=False))
+    request_first: int = Field(sa_column=Column(BigInteger, nullable=False))  # the request's first_index
     digest: str = Field(sa_column=Column(String(128), nullable=False))
     record_type: str = Field(sa_column=Column(String(16), nullable=False))
     loan_id: str = Field(sa_column=Column(String(64), nullable=False))

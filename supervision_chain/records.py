@@ -45,6 +45,7 @@ REQUEST_TAG = "fivechains.deposit-request/v1"
 RECEIPT_TAG = "fivechains.deposit-receipt/v1"
 READ_TAG = "fivechains.read/v1"
 MAX_SAFE_INT = 2**53 - 1
+_PLAIN = re.compile(r"^[A-Za-z0-9._:/-]*$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 
 
@@ -71,6 +72,10 @@ def item_bytes(item: Item) -> bytes:
     ``json.dumps`` is byte-for-byte RFC 8785 and three times faster; metadata (which may
     hold any JSON) goes through the full canonicaliser.
     """
+    if item.meta is None and _PLAIN.match(item.loan_id) and _PLAIN.match(item.digest) and _PLAIN.match(item.record_type):
+        # only characters JSON never escapes: this is exactly what json.dumps/RFC 8785 would write
+        return b'{"digest":"%s","event":%d,"loan":"%s","type":"%s"}' % (
+            item.digest.encode(), item.event_ms, item.loan_id.encode(), item.record_type.encode())
     fields: dict[str, Any] = {"digest": item.digest, "event": item.event_ms, "loan": item.loan_id, "type": item.record_type}
     if item.meta is not None:
         fields["meta"] = item.meta
@@ -85,9 +90,10 @@ def items_root(items: list[Item]) -> bytes:
 
 def entry_bytes(lender_id: str, item: Item, item_hash: bytes, accepted_ms: int) -> bytes:
     """The public ledger entry for one deposit (loan id and metadata only as ``item`` hash)."""
+    lender = f'"{lender_id}"' if _PLAIN.match(lender_id) else json.dumps(lender_id, ensure_ascii=False)
     return (
         '{"accepted":%d,"digest":"%s","event":%d,"item":"%s","lender":%s,"type":"%s"}'
-        % (accepted_ms, item.digest, item.event_ms, item_hash.hex(), json.dumps(lender_id, ensure_ascii=False), item.record_type)
+        % (accepted_ms, item.digest, item.event_ms, item_hash.hex(), lender, item.record_type)
     ).encode()
 
 

@@ -5,6 +5,7 @@ The HTTP layer only parses and maps errors; everything that decides lives here.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -143,9 +144,9 @@ class SupervisionChain:
 
     # --- deposits --------------------------------------------------------------------------
 
-    def deposit(self, lender_id: str, nonce: str, timestamp_ms: int, idempotency_key: str | None,
-                items: list[Item], signature: bytes, wait: float = 60) -> dict[str, Any]:
-        """Verify a signed request and store it durably; return the signed receipt."""
+    def prepare(self, lender_id: str, nonce: str, timestamp_ms: int, idempotency_key: str | None,
+                items: list[Item], signature: bytes) -> DepositJob:
+        """Check a signed request (limits, lender, time window, signature) and make it a job for the writer."""
         if not items:
             raise InvalidInput("a deposit request needs at least one item")
         if len(items) > self.config.max_items:
@@ -167,9 +168,21 @@ class SupervisionChain:
         except InvalidSignature:
             raise BadSignature("the request's signature does not verify with the lender's registered key") from None
         metas = [canonical_json(i.meta).decode() if i.meta is not None else None for i in items]
-        job = DepositJob(lender_id, idempotency_key or f"nonce:{nonce}", nonce, timestamp_ms, items_root, signature,
-                         items, [hashlib.sha256(b).digest() for b in encoded], metas)
+        return DepositJob(lender_id, idempotency_key or f"nonce:{nonce}", nonce, timestamp_ms, items_root, signature,
+                          items, [hashlib.sha256(b).digest() for b in encoded], metas)
+
+    def deposit(self, lender_id: str, nonce: str, timestamp_ms: int, idempotency_key: str | None,
+                items: list[Item], signature: bytes, wait: float = 60) -> dict[str, Any]:
+        """Verify a signed request and store it durably; return the signed receipt."""
+        job = self.prepare(lender_id, nonce, timestamp_ms, idempotency_key, items, signature)
         accepted: Accepted = self.writer.submit(job).result(timeout=wait)
+        return self.receipt(lender_id, accepted, [i.digest for i in items])
+
+    async def deposit_async(self, lender_id: str, nonce: str, timestamp_ms: int, idempotency_key: str | None,
+                            items: list[Item], signature: bytes) -> dict[str, Any]:
+        """The same, for the event loop: waits for the group commit without holding a thread."""
+        job = self.prepare(lender_id, nonce, timestamp_ms, idempotency_key, items, signature)
+        accepted: Accepted = await asyncio.wrap_future(self.writer.submit(job))
         return self.receipt(lender_id, accepted, [i.digest for i in items])
 
     def receipt(self, lender_id: str, accepted: Accepted, digests: list[str]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
 from chain.errors import StorageError
@@ -108,37 +108,36 @@ class DepositWriter:
                         j.future.set_exception(exc)
 
     def _decide(self, jobs: list[DepositJob]) -> list[DepositJob]:
-        """Answer retries and refuse replays now; return the jobs to write."""
-        to_write: list[DepositJob] = []
-        seen_keys: dict[tuple[str, str], DepositJob] = {}
-        seen_nonces: set[tuple[str, str]] = set()
+        """Answer retries and refuse replays now (two queries for the whole group); return the jobs to write."""
+        keys = {(j.lender_id, j.idempotency_key) for j in jobs}
+        nonces = {(j.lender_id, j.nonce) for j in jobs}
         with self.engine.connect() as conn:
-            for job in jobs:
-                key = (job.lender_id, job.idempotency_key)
-                earlier = conn.execute(select(R).where(R.c.lender_id == job.lender_id, R.c.idempotency_key == job.idempotency_key)).first()
-                if earlier is not None:
-                    if earlier.items_root == job.items_root and earlier.count == len(job.items):
-                        job.future.set_result(Accepted(earlier.first_index, earlier.count, earlier.accepted_ms, earlier.items_root, True))
-                    else:
-                        job.future.set_exception(IdempotencyConflict(f"idempotency key {job.idempotency_key!r} was used for a different request"))
-                    continue
-                if key in seen_keys:  # the same request twice in one group: answer both from the first
-                    twin = seen_keys[key]
-                    if twin.items_root == job.items_root:
-                        twin.future.add_done_callback(_copy_to(job.future))
-                    else:
-                        job.future.set_exception(IdempotencyConflict(f"idempotency key {job.idempotency_key!r} was used for a different request"))
-                    continue
-                nonce = (job.lender_id, job.nonce)
-                used = nonce in seen_nonces or conn.execute(
-                    select(R.c.id).where(R.c.lender_id == job.lender_id, R.c.nonce == job.nonce)
-                ).first()
-                if used:
-                    job.future.set_exception(Replay(f"nonce {job.nonce!r} was already used by lender {job.lender_id}"))
-                    continue
-                seen_keys[key] = job
-                seen_nonces.add(nonce)
-                to_write.append(job)
+            earlier = {(r.lender_id, r.idempotency_key): r for r in conn.execute(
+                select(R).where(tuple_(R.c.lender_id, R.c.idempotency_key).in_(list(keys))))}
+            used_nonces = {tuple(r) for r in conn.execute(
+                select(R.c.lender_id, R.c.nonce).where(tuple_(R.c.lender_id, R.c.nonce).in_(list(nonces))))}
+        to_write: list[DepositJob] = []
+        first_of_key: dict[tuple[str, str], DepositJob] = {}
+        for job in jobs:
+            key = (job.lender_id, job.idempotency_key)
+            row = earlier.get(key)
+            twin = first_of_key.get(key)
+            if row is not None or twin is not None:
+                same = (row.items_root == job.items_root and row.count == len(job.items)) if row is not None else twin.items_root == job.items_root
+                if not same:
+                    job.future.set_exception(IdempotencyConflict(f"idempotency key {job.idempotency_key!r} was used for a different request"))
+                elif row is not None:
+                    job.future.set_result(Accepted(row.first_index, row.count, row.accepted_ms, row.items_root, True))
+                else:  # the same request twice in one group: answer the second from the first
+                    twin.future.add_done_callback(_copy_to(job.future))
+                continue
+            nonce = (job.lender_id, job.nonce)
+            if nonce in used_nonces:
+                job.future.set_exception(Replay(f"nonce {job.nonce!r} was already used by lender {job.lender_id}"))
+                continue
+            used_nonces.add(nonce)
+            first_of_key[key] = job
+            to_write.append(job)
         return to_write
 
     def _commit(self, jobs: list[DepositJob]) -> None:
@@ -154,22 +153,18 @@ class DepositWriter:
         placed: list[tuple[DepositJob, int]] = []
 
         def rows(conn: Connection, first: int) -> None:
+            requests, deposits = [], []
             pos = first
             for job in to_write:
-                result = conn.execute(R.insert().values(
-                    lender_id=job.lender_id, idempotency_key=job.idempotency_key, nonce=job.nonce,
-                    timestamp_ms=job.timestamp_ms, items_root=job.items_root, signature=job.signature,
-                    first_index=pos, count=len(job.items), accepted_ms=accepted_ms,
-                ))
-                request_id = result.inserted_primary_key[0]
-                conn.execute(D.insert(), [
-                    {"idx": pos + i, "lender_id": job.lender_id, "request_id": request_id, "digest": item.digest,
-                     "record_type": item.record_type, "loan_id": item.loan_id, "event_ms": item.event_ms,
-                     "accepted_ms": accepted_ms, "delay_ms": accepted_ms - item.event_ms, "meta": meta}
-                    for i, (item, meta) in enumerate(zip(job.items, job.metas))
-                ])
+                requests.append((pos, job.lender_id, job.idempotency_key, job.nonce, job.timestamp_ms, job.items_root,
+                                 job.signature, len(job.items), accepted_ms))
+                deposits += [(pos + i, job.lender_id, pos, item.digest, item.record_type, item.loan_id, item.event_ms,
+                              accepted_ms, accepted_ms - item.event_ms, meta)
+                             for i, (item, meta) in enumerate(zip(job.items, job.metas))]
                 placed.append((job, pos))
                 pos += len(job.items)
+            insert_rows(conn, R, _REQUEST_COLUMNS, requests)
+            insert_rows(conn, D, _DEPOSIT_COLUMNS, deposits)
 
         try:
             self.ledger.append(entries, also=rows)
@@ -183,6 +178,21 @@ class DepositWriter:
         for job, first in placed:
             job.future.set_result(Accepted(first, len(job.items), accepted_ms, job.items_root))
         self._on_commit(len(entries))
+
+
+_REQUEST_COLUMNS = ("first_index", "lender_id", "idempotency_key", "nonce", "timestamp_ms", "items_root", "signature", "count", "accepted_ms")
+_DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_ms", "accepted_ms", "delay_ms", "meta")
+
+
+def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Bulk insert positional rows; on SQLite straight through the driver's executemany (hot path)."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
+    else:
+        conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
 
 
 def _copy_to(target: Future) -> Callable[[Future], None]:

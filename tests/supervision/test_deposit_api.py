@@ -197,3 +197,12 @@ def test_metadata_must_be_plain_json(server, client) -> None:
     _problem(_post(server, huge), 422, "invalid-input")
     fine = client.deposit([DepositItem(f"{3:064x}", "other", "loan-3", NOW(), {"amount": 1.5, "currency": "CNY"})])
     assert fine["items"][0]["index"] == 0
+
+
+def test_streamed_oversized_body_is_refused(server) -> None:
+    def chunks():
+        for _ in range(10):
+            yield b" " * (1024 * 1024)
+
+    response = httpx.post(server.url + "/v1/deposits", content=chunks(), headers={"content-type": "application/json"}, timeout=30)
+    _problem(response, 413, "body-too-large")

@@ -1,0 +1,268 @@
+"""Supervision-chain benchmarks (issue 5): signed batch and single deposits over real HTTP.
+
+Run through ``./scripts/bench supervision``. Servers are started as separate processes on
+loopback; clients are other processes with keep-alive connections and pre-signed bodies,
+so the figures are the server's. Every ratio is measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_report import machine_summary, write_section  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from chain.keys import public_key_bytes  # noqa: E402
+from chain.ledger import Ledger  # noqa: E402
+from chain.note import Ed25519NoteSigner  # noqa: E402
+from chain.storage import open_store  # noqa: E402
+from supervision_chain.client import DepositItem, LenderClient  # noqa: E402
+from supervision_chain.records import Item, entry_bytes, item_bytes  # noqa: E402
+from supervision_chain.registry import add_lender  # noqa: E402
+from supervision_chain.service import SupervisionConfig, open_supervision_store  # noqa: E402
+
+BARE_APP = '''
+from fastapi import FastAPI
+from supervision_chain.api import DepositRequestIn
+app = FastAPI()
+@app.post("/v1/deposits", status_code=202)
+def deposit(body: DepositRequestIn) -> dict:
+    return {"items": [{"index": i, "digest": item.digest, "status": "pending"} for i, item in enumerate(body.items)]}
+@app.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def start_supervision(data_dir: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "supervision", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wait_up(port, proc)
+    return proc, port
+
+
+def start_bare(workdir: Path) -> tuple[subprocess.Popen, int]:
+    (workdir / "bare_app.py").write_text(BARE_APP)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--log-level", "warning"],
+                            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": f"{ROOT}:{workdir}"})
+    wait_up(port, proc)
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _worker(port: int, bodies: list[bytes], threads: int, out: mp.Queue) -> None:
+    """One client process: ``threads`` keep-alive connections sending pre-built bodies."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    chunks = [bodies[i::threads] for i in range(threads)]
+
+    def run(chunk: list[bytes]) -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = []
+        for body in chunk:
+            t = time.perf_counter()
+            conn.request("POST", "/v1/deposits", body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - t)
+            if response.status != 202:
+                with lock:
+                    errors += 1
+        with lock:
+            latencies.extend(mine)
+
+    ts = [threading.Thread(target=run, args=(c,)) for c in chunks]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    out.put((latencies, errors))
+
+
+def blast(port: int, bodies: list[bytes], processes: int, threads: int) -> dict[str, float]:
+    out: mp.Queue = mp.Queue()
+    ctx_procs = [mp.Process(target=_worker, args=(port, bodies[i::processes], threads, out)) for i in range(processes)]
+    t = time.perf_counter()
+    for p in ctx_procs:
+        p.start()
+    results = [out.get() for _ in ctx_procs]
+    elapsed = time.perf_counter() - t
+    for p in ctx_procs:
+        p.join()
+    latencies = sorted(x for lat, _ in results for x in lat)
+    errors = sum(e for _, e in results)
+    if errors:
+        raise RuntimeError(f"{errors} requests were not accepted")
+    return {"elapsed": elapsed, "requests": len(latencies), "p50": statistics.median(latencies),
+            "p99": latencies[int(0.99 * (len(latencies) - 1))]}
+
+
+def wrk_blast(port: int, bodies: list[bytes], workdir: Path, seconds: int, connections: int, threads: int = 2) -> dict[str, float]:
+    """Single-item load from wrk (a C load generator), so client overhead does not eat the server's CPU."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (Debian package wrk; scripts/bench installs it)")
+    body_file = workdir / "bodies.txt"
+    body_file.write_bytes(b"\n".join(bodies) + b"\n")
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+                          "-s", str(ROOT / "scripts" / "wrk_bodies.lua"), f"http://127.0.0.1:{port}", "--", str(body_file), str(threads)],
+                         capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    stats = json.loads(next(line[4:] for line in out.splitlines() if line.startswith("WRK ")))
+    if stats["requests"] > len(bodies):
+        raise RuntimeError("wrk sent more requests than there are distinct signed bodies: make more")
+    if stats["non2xx"] or stats["socket_errors"]:
+        raise RuntimeError(f"wrk saw {stats['non2xx']} non-2xx answers and {stats['socket_errors']} socket errors")
+    return {"elapsed": stats["duration_us"] / 1e6, "requests": stats["requests"], "p50": stats["p50_us"] / 1e6, "p99": stats["p99_us"] / 1e6}
+
+
+def signed_bodies(key: Ed25519PrivateKey, lender: str, batches: int, per_batch: int, tag: str) -> list[bytes]:
+    client = LenderClient("http://unused", lender, key)
+    now = int(time.time() * 1000)
+    bodies = []
+    for b in range(batches):
+        items = [DepositItem(uuid.uuid4().hex * 2, "repayment", f"loan-{tag}-{b}-{i}", now - 60_000) for i in range(per_batch)]
+        bodies.append(json.dumps(client.signed_request(items)).encode())
+    client.close()
+    return bodies
+
+
+def ledger_rate(workdir: Path, records: int, per_batch: int) -> float:
+    """The ledger's own append (+ seal every 10k) rate for the same entries, in process."""
+    signer = Ed25519NoteSigner("bench.example/ledger", Ed25519PrivateKey.generate())
+    store = open_store(workdir / "ledger-only.db")
+    ledger = Ledger.create(store, "bench.example/ledger", signer)
+    now = int(time.time() * 1000)
+    batches = [[entry_bytes("L1", it, bytes(32), now) for it in
+                (Item(uuid.uuid4().hex * 2, "repayment", f"loan-{b}-{i}", now) for i in range(per_batch))] for b in range(records // per_batch)]
+    t = time.perf_counter()
+    done = 0
+    for entries in batches:
+        ledger.append(entries)
+        done += len(entries)
+        if done % 10_000 == 0:
+            ledger.seal()
+    ledger.seal()
+    elapsed = time.perf_counter() - t
+    store.close()
+    assert item_bytes  # the same encoder the server uses
+    return records / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=200_000, help="records sent in 1,000-item batches")
+    parser.add_argument("--singles", type=int, default=60_000, help="distinct pre-signed single-item requests (more than wrk can send)")
+    parser.add_argument("--single-seconds", type=int, default=10, help="how long wrk sends single-item requests")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="fivechains-bench-sv-"))
+    key = Ed25519PrivateKey.generate()
+    try:
+        data_dir = workdir / "supervision"
+        store = open_supervision_store(SupervisionConfig(data_dir))
+        store.close()
+        proc, port = start_supervision(data_dir)
+        store = open_supervision_store(SupervisionConfig(data_dir))
+        add_lender(store.engine, "L1", "Bench Lender", "GZ-BENCH", public_key_bytes(key.public_key()))
+        store.close()
+        print("signing bodies …", flush=True)
+        batch_bodies = signed_bodies(key, "L1", args.records // 1000, 1000, "b")
+        single_bodies = signed_bodies(key, "L1", args.singles, 1, "s")
+        try:
+            print("batch deposits …", flush=True)
+            batch = blast(port, batch_bodies, processes=1, threads=4)
+            print("single deposits …", flush=True)
+            single = wrk_blast(port, single_bodies, workdir, seconds=args.single_seconds, connections=32)
+        finally:
+            stop(proc)
+        print("bare FastAPI parse-and-validate …", flush=True)
+        bare_proc, bare_port = start_bare(workdir)
+        try:
+            bare = blast(bare_port, batch_bodies, processes=1, threads=4)
+        finally:
+            stop(bare_proc)
+        print("ledger append rate …", flush=True)
+        ledger = ledger_rate(workdir, args.records, 1000)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    batch_rate = args.records / batch["elapsed"]
+    bare_rate = args.records / bare["elapsed"]
+    single_rate = single["requests"] / single["elapsed"]
+    rows = [
+        (f"Batch deposits over HTTP ({args.records:,} records in signed 1,000-item batches, 4 connections, one server process, durable)",
+         f"{batch_rate:,.0f} records/s (p50 {batch['p50'] * 1e3:.0f} ms a batch)", f"{batch_rate / 40_000:.2f}× of target",
+         "≥ 40,000/s", "met" if batch_rate >= 40_000 else "NOT met"),
+        ("… vs the ledger's own append + seal rate (same entries, in process)", f"{ledger:,.0f} entries/s", f"{batch_rate / ledger:.2f}×", "(ratio)", ""),
+        ("… vs bare FastAPI parse-and-validate of the same bodies", f"{bare_rate:,.0f} records/s", f"{batch_rate / bare_rate:.2f}×", "(ratio)", ""),
+        (f"Single-item signed deposits ({single['requests']:,} requests in {args.single_seconds} s from wrk, 32 connections, group commit)",
+         f"{single_rate:,.0f} req/s, p50 {single['p50'] * 1e3:.1f} ms, p99 {single['p99'] * 1e3:.1f} ms",
+         f"{single_rate / 2000:.2f}× of rate target; p99 {single['p99'] * 1e3 / 50:.2f}× of limit", "≥ 2,000/s, p99 < 50 ms",
+         "met" if single_rate >= 2000 and single["p99"] < 0.05 else "NOT met"),
+    ]
+    body = "\n".join([
+        f"Command: `./scripts/bench supervision` (records={args.records:,}, singles={args.singles:,}); clients share the 2 cores with the server",
+        f"Machine: {machine_summary()}",
+        "",
+        "| measure | result | ratio | target | |",
+        "|---|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows],
+    ])
+    print(body)
+    if not args.no_write:
+        write_section("supervision", "Supervision chain deposits (issue 5)", body)
+
+
+if __name__ == "__main__":
+    main()
