@@ -111,7 +111,7 @@ class DepositWriter:
         """Answer retries and refuse replays now (two queries for the whole group); return the jobs to write."""
         keys = {(j.lender_id, j.idempotency_key) for j in jobs}
         nonces = {(j.lender_id, j.nonce) for j in jobs}
-        with self.engine.connect() as conn:
+        with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]  # no lock: this thread is the only writer
             earlier = {(r.lender_id, r.idempotency_key): r for r in conn.execute(
                 select(R).where(tuple_(R.c.lender_id, R.c.idempotency_key).in_(list(keys))))}
             used_nonces = {tuple(r) for r in conn.execute(
