@@ -5,10 +5,10 @@ Rows here are written in the same transaction as the ledger entries they describ
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Lender", "DepositRequest", "Deposit", "SUPERVISION_TABLES"]
+__all__ = ["Lender", "DepositRequest", "Deposit", "DigestRun", "IndexedUpTo", "SUPERVISION_TABLES"]
 
 
 class Lender(SQLModel, table=True):
@@ -46,7 +46,6 @@ class Deposit(SQLModel, table=True):
     """One deposited item, by its ledger index: what the lender may look up, and the regulator count."""
 
     __tablename__ = "sv_deposit"
-    __table_args__ = (Index("ix_sv_deposit_lender_digest", "lender_id", "digest"),)
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     lender_id: str = Field(sa_column=Column(String(64), nullable=False))
     request_first: int = Field(sa_column=Column(BigInteger, nullable=False))  # the request's first_index
@@ -60,4 +59,27 @@ class Deposit(SQLModel, table=True):
     deposit_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 
-SUPERVISION_TABLES = [m.__table__ for m in (Lender, DepositRequest, Deposit)]  # type: ignore[attr-defined]
+class DigestRun(SQLModel, table=True):
+    """Digest look-up, one sorted run per sealed block (written by the sealer, not per deposit).
+
+    A single index on random digests would dirty a page per deposit as the table grows and
+    make every commit slower; runs keyed by block height first are appended in order, and a
+    look-up seeks once per block.
+    """
+
+    __tablename__ = "sv_digest_run"
+    __table_args__ = {"sqlite_with_rowid": False}
+    block_height: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    digest_key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))  # first 8 bytes, signed
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+
+
+class IndexedUpTo(SQLModel, table=True):
+    """How far the digest runs reach: the next block height to index."""
+
+    __tablename__ = "sv_indexed"
+    name: str = Field(sa_column=Column(String(16), primary_key=True))
+    next_height: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+SUPERVISION_TABLES = [m.__table__ for m in (Lender, DepositRequest, Deposit, DigestRun, IndexedUpTo)]  # type: ignore[attr-defined]

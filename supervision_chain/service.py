@@ -28,6 +28,7 @@ from chain.merkle import leaf_hash, root
 from chain.note import Ed25519NoteSigner, format_vkey, sign_note
 from chain.storage import open_store
 
+from .digest_index import find_indexes, index_sealed_blocks
 from .errors import BadSignature, InvalidInput, NotFound, StaleRequest, TooManyItems, Unauthorized, UnknownLender
 from .models import SUPERVISION_TABLES, Deposit
 from .records import Item, ReceiptFields, canonical_json, item_bytes, read_text, receipt_text, request_text, valid_id
@@ -87,7 +88,7 @@ class SupervisionChain:
         self.vkey = format_vkey(self.signer.verifier())
         self._token_hash = hashlib.sha256(regulator_token(config.data_dir).encode()).digest()
         self.changes = Changes()
-        self.sealer = Sealer(self.ledger, config.seal_max_entries, config.seal_interval_ms, self.changes.bump)
+        self.sealer = Sealer(self.ledger, config.seal_max_entries, config.seal_interval_ms, self._sealed)
         self.writer = DepositWriter(self.ledger, self.sealer.notify)
         self._keys: dict[str, tuple[Ed25519PublicKey, bool, float]] = {}
         self._keys_lock = threading.Lock()
@@ -98,6 +99,7 @@ class SupervisionChain:
         # The writer thread waits on SQLite and fsync, then needs the GIL back at once to answer
         # a whole group; a 1 ms switch interval (default 5 ms) keeps it from queueing behind request parsing.
         sys.setswitchinterval(0.001)
+        index_sealed_blocks(self.ledger, self.store.engine)  # catch up after a crash between seal and index
         self.writer.start()
         self.sealer.start()
 
@@ -234,10 +236,12 @@ class SupervisionChain:
         return view
 
     def find(self, lender_id: str, digest: str) -> list[dict[str, Any]]:
-        with self.store.read_engine.connect() as conn:
-            indexes = [r[0] for r in conn.execute(
-                select(D.c.idx).where(D.c.lender_id == lender_id, D.c.digest == digest).order_by(D.c.idx).limit(100))]
-        return [self.status(lender_id, i) for i in indexes]
+        return [self.status(lender_id, i) for i in find_indexes(self.store.read_engine, self.ledger, lender_id, digest)]
+
+    def _sealed(self) -> None:
+        """After every seal: index the new blocks' digests, then wake the long-polls."""
+        index_sealed_blocks(self.ledger, self.store.engine)
+        self.changes.bump()
 
     def timeliness(self) -> list[dict[str, Any]]:
         """Per lender: deposits, reporting delay (event → deposit) and how many were late."""

@@ -206,3 +206,18 @@ def test_streamed_oversized_body_is_refused(server) -> None:
 
     response = httpx.post(server.url + "/v1/deposits", content=chunks(), headers={"content-type": "application/json"}, timeout=30)
     _problem(response, 413, "body-too-large")
+
+
+def test_find_by_digest_before_and_after_sealing(server, lenders) -> None:
+    digest = "cd" * 32
+    with LenderClient(server.url, "L1", lenders["L1"]) as a, LenderClient(server.url, "L2", lenders["L2"]) as b:
+        first = a.deposit([DepositItem(digest, "contract", "loan-a", NOW())])["items"][0]["index"]
+        b.deposit([DepositItem(digest, "contract", "loan-b", NOW())])
+        assert [v["index"] for v in a.find(digest)] == [first]  # pending or indexed, either way found
+        a.status(first, wait=10)
+        for n in range(3):  # more blocks, so the look-up crosses several digest runs
+            a.deposit(_items(5, 100 * (n + 1)))
+            a.status(a.find(f"{100 * (n + 1):064x}")[0]["index"], wait=10)
+        second = a.deposit([DepositItem(digest, "repayment", "loan-a", NOW())])["items"][0]["index"]
+        assert [v["index"] for v in a.find(digest)] == [first, second]
+        assert len(b.find(digest)) == 1 and b.find(digest)[0]["loan_id"] == "loan-b"

@@ -1,0 +1,71 @@
+"""Find a lender's deposits by digest without a random-key index on the deposit path.
+
+After each seal the sealer writes the block's (digest key, index) pairs as one sorted run;
+a look-up seeks each run, then checks the few pending (not yet indexed) deposits directly.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+
+from chain.ledger import Ledger
+
+from .models import Deposit, DigestRun, IndexedUpTo
+from .writer import insert_rows
+
+D = Deposit.__table__  # type: ignore[attr-defined]
+RUN = DigestRun.__table__  # type: ignore[attr-defined]
+UPTO = IndexedUpTo.__table__  # type: ignore[attr-defined]
+_HEIGHTS_PER_QUERY = 500
+
+
+def digest_key(digest_hex: str) -> int:
+    return int.from_bytes(bytes.fromhex(digest_hex[:16]), "big", signed=True)
+
+
+def _next_height(conn: Connection) -> int:
+    value = conn.execute(select(UPTO.c.next_height).where(UPTO.c.name == "digests")).scalar_one_or_none()
+    return int(value or 0)
+
+
+def index_sealed_blocks(ledger: Ledger, engine: Engine) -> int:
+    """Write the runs of every sealed block not indexed yet (idempotent; resumes after a crash)."""
+    done = 0
+    while True:
+        with engine.connect() as conn:
+            height = _next_height(conn)
+        block = ledger.store.block(height)
+        if block is None:
+            return done
+        first = block.tree_size - ledger.block(height).header.entry_count  # type: ignore[union-attr]
+        with engine.begin() as conn:
+            if _next_height(conn) != height:  # someone else indexed it meanwhile
+                continue
+            digests = conn.execute(select(D.c.idx, D.c.digest).where(D.c.idx >= first, D.c.idx < block.tree_size)).all()
+            rows = sorted((height, digest_key(d), int(i)) for i, d in digests)
+            insert_rows(conn, RUN, ("block_height", "digest_key", "idx"), rows)
+            if height == 0 and conn.execute(select(UPTO.c.name)).first() is None:
+                conn.execute(UPTO.insert().values(name="digests", next_height=1))
+            else:
+                conn.execute(UPTO.update().where(UPTO.c.name == "digests").values(next_height=height + 1))
+        done += 1
+
+
+def find_indexes(engine: Engine, ledger: Ledger, lender_id: str, digest: str, limit: int = 100) -> list[int]:
+    """Indexes of ``lender_id``'s deposits of ``digest``, oldest first."""
+    key = digest_key(digest)
+    with engine.connect() as conn:
+        height = _next_height(conn)
+        candidates: list[int] = []
+        for start in range(0, height, _HEIGHTS_PER_QUERY):
+            heights = list(range(start, min(height, start + _HEIGHTS_PER_QUERY)))
+            candidates += [r[0] for r in conn.execute(
+                select(RUN.c.idx).where(RUN.c.block_height.in_(heights), RUN.c.digest_key == key))]
+        indexed_size = ledger.store.block(height - 1).tree_size if height else 0  # type: ignore[union-attr]
+        pending = select(D.c.idx).where(D.c.idx >= indexed_size, D.c.lender_id == lender_id, D.c.digest == digest)
+        found = [r[0] for r in conn.execute(pending)]
+        if candidates:
+            found += [r[0] for r in conn.execute(
+                select(D.c.idx).where(D.c.idx.in_(candidates), D.c.lender_id == lender_id, D.c.digest == digest))]
+    return sorted(set(found))[:limit]
