@@ -106,4 +106,7 @@ def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5) -> None:
         tampered.unlink(missing_ok=True)
         for suffix in ("-wal", "-shm"):
             Path(str(tampered) + suffix).unlink(missing_ok=True)
+    from .demo_supervision import run_supervision_demo
+
+    run_supervision_demo(data_dir)
     console.rule("done")

@@ -1,0 +1,84 @@
+"""The supervision-chain part of `fivechains demo`: a real server on loopback, a lender depositing."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from rich.table import Table
+
+from chain.checkpoint import open_checkpoint
+from chain.keys import generate_keypair, load_private_key, public_key_bytes
+from chain.merkle import leaf_hash, verify_inclusion
+from chain.note import parse_vkey
+from supervision_chain.api import create_app
+from supervision_chain.client import DepositItem, LenderClient
+from supervision_chain.records import digest_json, new_salt
+from supervision_chain.registry import add_lender, get_lender
+from supervision_chain.service import SupervisionChain, SupervisionConfig
+
+from .output import console
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_supervision_demo(data_dir: Path) -> None:
+    console.rule("[bold]Supervision chain (监管链)[/] — a lender deposits over HTTP")
+    chain = SupervisionChain(SupervisionConfig(data_dir / "supervision", seal_interval_ms=200))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(chain), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    try:
+        key_file = data_dir / "lender-L0001.key"
+        if not key_file.exists():
+            generate_keypair(key_file)
+        key = load_private_key(key_file)
+        if get_lender(chain.store.engine, "L0001") is None:
+            add_lender(chain.store.engine, "L0001", "Yue Xiu Online Lending", "GZ-2026-001", public_key_bytes(key.public_key()))
+        console.print(f"server {url} (API docs {url}/docs); lender L0001 registered by the regulator")
+        now = int(time.time() * 1000)
+        records = [
+            ("contract", {"loan_id": "loan-000042", "amount_cny": 12000, "term_months": 12}),
+            ("disbursement", {"loan_id": "loan-000042", "paid_cny": 12000}),
+            ("repayment", {"loan_id": "loan-000042", "instalment": 1, "paid_cny": 1060}),
+        ]
+        salts = [new_salt() for _ in records]
+        items = [DepositItem(digest_json(rec, salt), kind, rec["loan_id"], now - 3_600_000) for (kind, rec), salt in zip(records, salts)]
+        with LenderClient(url, "L0001", key) as client:
+            answer = client.deposit(items)
+            console.print(f"202 accepted: {len(answer['items'])} digests, receipt signed by the chain, seal promised by {answer['seal_by_ms']}")
+            vkey = parse_vkey(httpx.get(url + "/v1/chain").json()["vkey"])
+            table = Table("index", "type", "status", "block", "inclusion proof", title="the lender's status look-ups")
+            for item, (kind, _rec) in zip(answer["items"], records):
+                view = client.status(item["index"], wait=10)
+                cp = open_checkpoint(view["checkpoint"], vkey).checkpoint
+                entry = httpx.get(url + "/v1/entries", params={"start": item["index"], "end": item["index"] + 1}).json()["entries"][0]
+                ok = verify_inclusion(leaf_hash(entry["data"].encode()), item["index"], cp.size,
+                                      [base64.b64decode(h) for h in view["inclusion_proof"]], cp.root)
+                table.add_row(str(item["index"]), kind, view["status"], str(view["block_height"]), "[green]verified[/]" if ok else "[red]FAILED[/]")
+            console.print(table)
+            bad = client.signed_request(items[:1])
+            bad["items"][0]["digest"] = "not-a-digest"
+            refused = httpx.post(url + "/v1/deposits", json=bad)
+            console.print(f"a malformed request → {refused.status_code} {refused.headers['content-type']}: {refused.json()['detail']}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        chain.stop()
