@@ -155,8 +155,8 @@ class Ed25519NoteVerifier:
         return hash(format_vkey(self))
 
 
-class Ed25519NoteSigner:
-    """Signs notes with a named Ed25519 key."""
+class _NamedKey:
+    """A named Ed25519 private key whose key id depends on the signature type it makes."""
 
     sig_type = SIG_ED25519
 
@@ -166,14 +166,18 @@ class Ed25519NoteSigner:
         self.public_key = private_key.public_key()
         self.key_id = key_id(name, self.sig_type, _raw(self.public_key))
 
+    def __repr__(self) -> str:  # never the key material
+        return f"{type(self).__name__}({self.name!r}, key id {self.key_id:08x})"
+
+
+class Ed25519NoteSigner(_NamedKey):
+    """Signs notes with a named Ed25519 key."""
+
     def sign(self, text: str) -> Signature:
         return Signature(self.name, self.key_id, self._key.sign(text.encode()))
 
     def verifier(self) -> Ed25519NoteVerifier:
         return Ed25519NoteVerifier(self.name, self.public_key)
-
-    def __repr__(self) -> str:  # never the key material
-        return f"Ed25519NoteSigner({self.name!r}, key id {self.key_id:08x})"
 
 
 def _cosigned_message(text: str, timestamp: int) -> bytes:
@@ -201,16 +205,10 @@ class CosignatureVerifier(Ed25519NoteVerifier):
         return timestamp
 
 
-class CosignatureSigner:
+class CosignatureSigner(_NamedKey):
     """A witness's key: signs checkpoints with a timestamp (c2sp.org/tlog-cosignature)."""
 
     sig_type = SIG_COSIGNATURE
-
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        self.name = _check_name(name)
-        self._key = private_key
-        self.public_key = private_key.public_key()
-        self.key_id = key_id(name, self.sig_type, _raw(self.public_key))
 
     def sign(self, text: str, timestamp: int) -> Signature:
         if not 0 <= timestamp < 1 << 63:
@@ -220,9 +218,6 @@ class CosignatureSigner:
 
     def verifier(self) -> CosignatureVerifier:
         return CosignatureVerifier(self.name, self.public_key)
-
-    def __repr__(self) -> str:
-        return f"CosignatureSigner({self.name!r}, key id {self.key_id:08x})"
 
 
 AnyVerifier = Union[Ed25519NoteVerifier, CosignatureVerifier]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_report import machine_summary, write_section  # noqa: E402
+from bench_report import machine_summary, results_table, write_section  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from chain.ledger import Ledger  # noqa: E402
@@ -197,9 +197,7 @@ def main() -> None:
          "met" if pr["cons_p50"] < 0.002 else "NOT met"),
     ]
     lines = [
-        "| measure | result | ratio | target | |",
-        "|---|---|---|---|---|",
-        *[f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows],
+        *results_table(rows),
     ]
     body = "\n".join(
         [

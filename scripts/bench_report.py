@@ -44,3 +44,8 @@ def write_section(key: str, title: str, body: str) -> None:
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
     BENCHMARKS.write_text(text)
     print(f"wrote the {key!r} section of {BENCHMARKS.name}")
+
+
+def results_table(rows: list[tuple[str, str, str, str, str]]) -> list[str]:
+    """Markdown lines: measure | result | ratio | target | met."""
+    return ["| measure | result | ratio | target | |", "|---|---|---|---|---|", *[f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]]
