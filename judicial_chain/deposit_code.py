@@ -49,7 +49,8 @@ def check_char(body: str) -> str:
 
 def new_code() -> str:
     """A fresh random code, normalized (14 characters, no hyphens)."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_CHARS))
+    n = int.from_bytes(secrets.token_bytes(9), "big") >> (72 - 5 * RANDOM_CHARS)  # 65 random bits
+    body = "".join(ALPHABET[(n >> (5 * i)) & 31] for i in range(RANDOM_CHARS - 1, -1, -1))
     return body + check_char(body)
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from chain.ledger import Ledger
+from chain.storage import insert_rows
 
 from .models import Deposit, DigestRun, IndexedUpTo
-from .writer import insert_rows
 
 D = Deposit.__table__  # type: ignore[attr-defined]
 RUN = DigestRun.__table__  # type: ignore[attr-defined]

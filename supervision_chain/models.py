@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Lender", "DepositRequest", "Deposit", "DigestRun", "IndexedUpTo", "SUPERVISION_TABLES"]
+__all__ = ["Lender", "DepositRequest", "Deposit", "DigestRun", "IndexedUpTo", "AnchoredUpTo", "SUPERVISION_TABLES"]
 
 
 class Lender(SQLModel, table=True):
@@ -82,4 +82,12 @@ class IndexedUpTo(SQLModel, table=True):
     next_height: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-SUPERVISION_TABLES = [m.__table__ for m in (Lender, DepositRequest, Deposit, DigestRun, IndexedUpTo)]  # type: ignore[attr-defined]
+class AnchoredUpTo(SQLModel, table=True):
+    """The outbox position: the next sealed block to send to the judicial chain."""
+
+    __tablename__ = "sv_anchored"
+    name: str = Field(sa_column=Column(String(16), primary_key=True))
+    next_height: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+SUPERVISION_TABLES = [m.__table__ for m in (Lender, DepositRequest, Deposit, DigestRun, IndexedUpTo, AnchoredUpTo)]  # type: ignore[attr-defined]

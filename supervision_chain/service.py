@@ -28,6 +28,7 @@ from chain.merkle import leaf_hash, root
 from chain.note import Ed25519NoteSigner, format_vkey, sign_note
 from chain.storage import open_store
 
+from .anchorer import Anchorer
 from .digest_index import find_indexes, index_sealed_blocks
 from .errors import BadSignature, InvalidInput, NotFound, StaleRequest, TooManyItems, Unauthorized, UnknownLender
 from .models import SUPERVISION_TABLES, Deposit
@@ -54,6 +55,8 @@ class SupervisionConfig:
     max_items: int = 10_000
     replay_window_ms: int = 300_000
     late_after_ms: int = 24 * 3600 * 1000  # a deposit later than this after its event counts as late
+    judicial_target: str | None = None  # host:port of the judicial chain's gRPC service
+    certs_dir: Path | None = None  # consortium CA and this chain's client certificate (mutual TLS)
 
 
 def regulator_token(data_dir: Path) -> str:
@@ -90,6 +93,9 @@ class SupervisionChain:
         self.changes = Changes()
         self.sealer = Sealer(self.ledger, config.seal_max_entries, config.seal_interval_ms, self._sealed)
         self.writer = DepositWriter(self.ledger, self.sealer.notify)
+        self.anchorer: Anchorer | None = None
+        if config.judicial_target:
+            self.anchorer = Anchorer(self.ledger, self._judicial_channel, self.changes.bump)
         self._keys: dict[str, tuple[Ed25519PublicKey, bool, float]] = {}
         self._keys_lock = threading.Lock()
 
@@ -102,12 +108,24 @@ class SupervisionChain:
         index_sealed_blocks(self.ledger, self.store.engine)  # catch up after a crash between seal and index
         self.writer.start()
         self.sealer.start()
+        if self.anchorer:
+            self.anchorer.start()
 
     def stop(self) -> None:
         """Graceful: finish queued deposits, seal what was acknowledged, close the database."""
         self.writer.stop()
         self.sealer.stop()
+        if self.anchorer:
+            self.anchorer.stop()
         self.store.close()
+
+    def _judicial_channel(self):  # type: ignore[no-untyped-def]
+        from judicial_chain.certs import client_stem
+        from judicial_chain.server import client_channel
+
+        if self.config.certs_dir is None:
+            raise ValueError("anchoring to the judicial chain needs --certs (the consortium's certificates)")
+        return client_channel(self.config.judicial_target, self.config.certs_dir, client_stem(self.config.chain_id))  # type: ignore[arg-type]
 
     # --- credentials -----------------------------------------------------------------------
 
@@ -241,6 +259,8 @@ class SupervisionChain:
     def _sealed(self) -> None:
         """After every seal: index the new blocks' digests, then wake the long-polls."""
         index_sealed_blocks(self.ledger, self.store.engine)
+        if self.anchorer:
+            self.anchorer.notify()
         self.changes.bump()
 
     def timeliness(self) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from chain.errors import StorageError
 from chain.ledger import Ledger
+from chain.storage import insert_rows
 
 from .errors import IdempotencyConflict, Replay, SupervisionError
 from .models import Deposit, DepositRequest
@@ -182,17 +183,6 @@ class DepositWriter:
 
 _REQUEST_COLUMNS = ("first_index", "lender_id", "idempotency_key", "nonce", "timestamp_ms", "items_root", "signature", "count", "accepted_ms")
 _DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_ms", "accepted_ms", "delay_ms", "meta")
-
-
-def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Bulk insert positional rows; on SQLite straight through the driver's executemany (hot path)."""
-    if not rows:
-        return
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
-    else:
-        conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
 
 
 def _copy_to(target: Future) -> Callable[[Future], None]:

@@ -22,7 +22,7 @@ from ..errors import StorageError
 from .base import SealWrite, StoredBlock, StoredEntry
 from .schema import LEDGER_TABLES, BlockRow, CheckpointRow, EntryRow, LedgerMeta, TileRow
 
-__all__ = ["SQLStore", "open_store", "sqlite_url"]
+__all__ = ["SQLStore", "open_store", "sqlite_url", "insert_rows"]
 
 AlsoWrite = Callable[[Connection, int], None]
 _APPEND_LOCK = 0x5F1C_0001  # advisory lock key that serialises appends on PostgreSQL
@@ -271,6 +271,17 @@ class SQLStore:
         self._writer.dispose()
         if self._reader is not self._writer:
             self._reader.dispose()
+
+
+def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Bulk insert positional rows; on SQLite straight through the driver's executemany (hot path)."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
+    else:
+        conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
 
 
 def open_store(url_or_path: str | Path, **options: Any) -> SQLStore:

@@ -1,0 +1,53 @@
+"""Tables the judicial chain keeps beside its ledger: sources, anchored blocks, deposit codes."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text
+from sqlmodel import Field, SQLModel
+
+__all__ = ["Source", "SourceState", "AnchoredBlock", "CodeRow", "JUDICIAL_TABLES"]
+
+
+class Source(SQLModel, table=True):
+    """A chain allowed to anchor here (a supervision chain), with its signing key."""
+
+    __tablename__ = "jc_source"
+    chain_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    vkey: str = Field(sa_column=Column(Text, nullable=False))
+    enabled: bool = Field(sa_column=Column(Boolean, nullable=False, default=True))
+
+
+class SourceState(SQLModel, table=True):
+    """How far a source is anchored: next height, its tree's right edge, its last block hash."""
+
+    __tablename__ = "jc_source_state"
+    chain_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    next_height: int = Field(sa_column=Column(BigInteger, nullable=False))
+    tree_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    edge: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    last_block_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    last_checkpoint: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AnchoredBlock(SQLModel, table=True):
+    """One anchored source block and where its records landed in the judicial tree."""
+
+    __tablename__ = "jc_anchor"
+    chain_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    height: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    block_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    first_source_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_judicial_index: int = Field(sa_column=Column(BigInteger, nullable=False))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+    anchored_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class CodeRow(SQLModel, table=True):
+    """A deposit code and the one judicial entry it names (kept off the public ledger)."""
+
+    __tablename__ = "jc_code"
+    code: str = Field(sa_column=Column(String(16), primary_key=True))
+    judicial_index: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+
+
+JUDICIAL_TABLES = [m.__table__ for m in (Source, SourceState, AnchoredBlock, CodeRow)]  # type: ignore[attr-defined]

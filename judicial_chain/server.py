@@ -1,0 +1,117 @@
+"""The judicial chain's gRPC service: thin — identify the peer by its client certificate,
+call the chain, map refusals to gRPC status codes. Health checking and reflection are on."""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from pathlib import Path
+from typing import Any, Iterator
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from chain.errors import ChainError
+from proto import crosschain_pb2 as pb
+from proto import crosschain_pb2_grpc as pb_grpc
+
+from .certs import ensure_ca, issue
+from .service import AnchorError, JudicialChain
+
+log = logging.getLogger(__name__)
+SERVICE = "fivechains.crosschain.v1.CrossChain"
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def _peer(context: grpc.ServicerContext) -> str:
+    names = context.auth_context().get("x509_common_name") or [b""]
+    return names[0].decode()
+
+
+class CrossChainServicer(pb_grpc.CrossChainServicer):
+    def __init__(self, chain: JudicialChain) -> None:
+        self.chain = chain
+
+    def _fail(self, context: grpc.ServicerContext, exc: Exception) -> None:
+        if isinstance(exc, AnchorError):
+            context.abort(grpc.StatusCode[exc.status], exc.detail)
+        if isinstance(exc, ChainError):
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION if "not sealed" in str(exc) or "not in the tree" in str(exc)
+                          else grpc.StatusCode.UNAVAILABLE, str(exc))
+        raise exc
+
+    def Anchor(self, request: pb.AnchorRequest, context: grpc.ServicerContext) -> pb.AnchorReceipt:
+        try:
+            result = self.chain.anchor(_peer(context), request.source_chain_id, request.block_header, request.checkpoint,
+                                       [(e.index, e.entry) for e in request.entries])
+        except (AnchorError, ChainError) as exc:
+            self._fail(context, exc)
+        return pb.AnchorReceipt(
+            source_height=result.source_height,
+            codes=[pb.DepositCode(source_index=s, deposit_code=c, judicial_index=j) for s, c, j in result.codes],
+            judicial_checkpoint=result.checkpoint, replayed=result.replayed)
+
+    def GetCheckpoint(self, request: Any, context: grpc.ServicerContext) -> pb.Checkpoint:
+        try:
+            return pb.Checkpoint(note=self.chain.latest_checkpoint_text())
+        except (AnchorError, ChainError) as exc:
+            self._fail(context, exc)
+
+    def GetInclusionProof(self, request: pb.GetInclusionProofRequest, context: grpc.ServicerContext) -> pb.InclusionProof:
+        try:
+            proof = self.chain.ledger.inclusion_proof(request.index, request.tree_size or None)
+        except ChainError as exc:
+            self._fail(context, exc)
+        return pb.InclusionProof(index=proof.index, tree_size=proof.tree_size, leaf_hash=proof.leaf_hash, hashes=proof.hashes)
+
+    def GetConsistencyProof(self, request: pb.GetConsistencyProofRequest, context: grpc.ServicerContext) -> pb.ConsistencyProof:
+        try:
+            proof = self.chain.ledger.consistency_proof(request.old_size, request.new_size or None)
+        except ChainError as exc:
+            self._fail(context, exc)
+        return pb.ConsistencyProof(old_size=proof.old_size, new_size=proof.new_size, hashes=proof.hashes)
+
+    def StreamBlocks(self, request: pb.StreamBlocksRequest, context: grpc.ServicerContext) -> Iterator[pb.Block]:
+        height = request.from_height
+        store = self.chain.store
+        while context.is_active():
+            block = store.block(height)
+            if block is None:
+                with self.chain.sealed:
+                    self.chain.sealed.wait(timeout=1.0)
+                continue
+            first = block.tree_size - self.chain.ledger.block(height).header.entry_count
+            entries = [e.data for e in store.entries(first, block.tree_size)]
+            yield pb.Block(height=height, header=block.header, entries=entries)
+            height += 1
+
+
+def serve(chain: JudicialChain, port: int, certs_dir: Path, host: str = "127.0.0.1") -> grpc.Server:
+    """Start the mutual-TLS gRPC server (client certificates signed by the consortium CA required)."""
+    ensure_ca(certs_dir)
+    key_path, cert_path = issue(certs_dir, "judicial-server", "localhost", server=True)
+    credentials = grpc.ssl_server_credentials(
+        [(key_path.read_bytes(), cert_path.read_bytes())], root_certificates=(certs_dir / "ca.pem").read_bytes(), require_client_auth=True)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
+                         options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)])
+    pb_grpc.add_CrossChainServicer_to_server(CrossChainServicer(chain), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection([pb.DESCRIPTOR.services_by_name["CrossChain"].full_name, reflection.SERVICE_NAME, health.SERVICE_NAME], server)
+    server.add_secure_port(f"{host}:{port}", credentials)
+    server.start()
+    return server
+
+
+def client_channel(target: str, certs_dir: Path, client_stem: str) -> grpc.Channel:
+    """A mutual-TLS channel to the judicial chain with a source chain's client certificate."""
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=(certs_dir / "ca.pem").read_bytes(),
+        private_key=(certs_dir / f"{client_stem}.key").read_bytes(),
+        certificate_chain=(certs_dir / f"{client_stem}.pem").read_bytes())
+    return grpc.secure_channel(target, credentials, options=[("grpc.max_receive_message_length", MAX_MESSAGE),
+                                                             ("grpc.max_send_message_length", MAX_MESSAGE),
+                                                             ("grpc.ssl_target_name_override", "localhost")])

@@ -1,0 +1,237 @@
+"""The judicial chain as one object: anchors source blocks, issues deposit codes, answers proofs.
+
+An anchor is accepted only if it adds up: the source's signature on the block and its
+checkpoint, the block following the last one anchored (same previous hash, same tree), and
+the entries recomputing the signed root from the source tree's right edge kept here. Then
+one judicial entry and one deposit code per record are stored in one transaction with the
+new state, and the judicial ledger is sealed, so the receipt carries a checkpoint that
+covers every code it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from chain.block import GENESIS_PREV, open_block
+from chain.checkpoint import open_checkpoint
+from chain.errors import ChainError, NoteError, StorageError
+from chain.keys import generate_keypair, load_private_key
+from chain.ledger import Ledger
+from chain.merkle import leaf_hash
+from chain.note import Ed25519NoteSigner, Ed25519NoteVerifier, format_vkey, parse_vkey
+from chain.storage import insert_rows, open_store
+from chain.tiles import RightEdge
+
+from .deposit_code import new_code
+from .models import JUDICIAL_TABLES, AnchoredBlock, CodeRow, Source, SourceState
+
+S = Source.__table__  # type: ignore[attr-defined]
+ST = SourceState.__table__  # type: ignore[attr-defined]
+A = AnchoredBlock.__table__  # type: ignore[attr-defined]
+C = CodeRow.__table__  # type: ignore[attr-defined]
+
+DEFAULT_CHAIN_ID = "judicial.fivechains.local/gz-internet-court"
+KEY_FILE = "signer.key"
+MAX_ENTRIES_PER_ANCHOR = 100_000
+
+
+class AnchorError(Exception):
+    """An anchor refused; ``status`` names the gRPC status code the server answers with."""
+
+    def __init__(self, status: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass
+class JudicialConfig:
+    data_dir: Path
+    db_url: str | None = None
+    chain_id: str = DEFAULT_CHAIN_ID
+
+
+@dataclass
+class AnchorResult:
+    source_height: int
+    codes: list[tuple[int, str, int]]  # (source index, deposit code, judicial index)
+    checkpoint: str
+    replayed: bool = False
+
+
+@dataclass
+class _Parsed:
+    entries: list[bytes] = field(default_factory=list)
+    judicial: list[bytes] = field(default_factory=list)
+
+
+def edge_bytes(edge: RightEdge) -> bytes:
+    return b"".join(bytes([len(level)]) + b"".join(level) for level in edge.partials)
+
+
+def edge_from_bytes(blob: bytes, size: int, suite: Any) -> RightEdge:
+    partials, pos, width = [], 0, suite.digest_size
+    while pos < len(blob):
+        count = blob[pos]
+        pos += 1
+        partials.append([blob[pos + i * width : pos + (i + 1) * width] for i in range(count)])
+        pos += count * width
+    return RightEdge(suite, size, partials)
+
+
+def judicial_entry(source: str, index: int, record: dict[str, Any]) -> bytes:
+    """Who deposited what, when: the public judicial record of one supervision deposit."""
+    return json.dumps(
+        {"deposit_ms": record["accepted"], "digest": record["digest"], "lender": record["lender"],
+         "source": source, "source_index": index, "type": record["type"]},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    ).encode()
+
+
+class JudicialChain:
+    def __init__(self, config: JudicialConfig) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file = config.data_dir / KEY_FILE
+        if not key_file.exists():
+            generate_keypair(key_file)
+        self.signer = Ed25519NoteSigner(config.chain_id, load_private_key(key_file))
+        self.store = open_store(config.db_url or config.data_dir / "judicial.db")
+        for table in JUDICIAL_TABLES:
+            table.create(self.store.engine, checkfirst=True)
+        self.ledger = Ledger.create(self.store, config.chain_id, self.signer)
+        self.vkey = format_vkey(self.signer.verifier())
+        self._lock = threading.Lock()
+        self.sealed = threading.Condition()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- sources ---------------------------------------------------------------------------
+
+    def register_source(self, chain_id: str, vkey: str) -> None:
+        verifier = parse_vkey(vkey)
+        if verifier.name != chain_id:
+            raise AnchorError("INVALID_ARGUMENT", f"the key is named {verifier.name!r}, not {chain_id!r}")
+        with self.store.engine.begin() as conn:
+            existing = conn.execute(select(S.c.vkey).where(S.c.chain_id == chain_id)).scalar_one_or_none()
+            if existing is None:
+                conn.execute(S.insert().values(chain_id=chain_id, vkey=vkey, enabled=True))
+            elif existing != vkey:
+                raise AnchorError("ALREADY_EXISTS", f"source {chain_id} is registered with another key")
+
+    def source_verifier(self, chain_id: str) -> Ed25519NoteVerifier:
+        with self.store.read_engine.connect() as conn:
+            row = conn.execute(select(S).where(S.c.chain_id == chain_id)).first()
+        if row is None or not row.enabled:
+            raise AnchorError("PERMISSION_DENIED", f"{chain_id!r} is not a registered source chain")
+        return parse_vkey(row.vkey)  # type: ignore[return-value]
+
+    # --- anchoring --------------------------------------------------------------------------
+
+    def anchor(self, peer: str, source_chain_id: str, header_text: str, checkpoint_text: str,
+               entries: list[tuple[int, bytes]]) -> AnchorResult:
+        """Check a cross-link and store it; raises AnchorError (nothing stored) if it does not add up."""
+        if peer != source_chain_id:
+            raise AnchorError("PERMISSION_DENIED", f"the client certificate is for {peer!r}, the request for {source_chain_id!r}")
+        if len(entries) > MAX_ENTRIES_PER_ANCHOR:
+            raise AnchorError("INVALID_ARGUMENT", f"at most {MAX_ENTRIES_PER_ANCHOR} entries per anchor")
+        verifier = self.source_verifier(source_chain_id)
+        try:
+            block = open_block(header_text, verifier)
+            cp = open_checkpoint(checkpoint_text, verifier, origin=source_chain_id).checkpoint
+        except NoteError as exc:
+            raise AnchorError("UNAUTHENTICATED", f"the source's signature does not verify: {exc}") from None
+        h = block.header
+        if h.chain_id != source_chain_id or (cp.size, cp.root) != (h.tree_size, h.root):
+            raise AnchorError("INVALID_ARGUMENT", "the checkpoint does not match the block (size or root)")
+        with self._lock:
+            state = self._state(source_chain_id)
+            next_height = state.next_height if state else 0
+            if h.height < next_height:
+                return self._replay(source_chain_id, h.height, block.block_hash())
+            if h.height > next_height:
+                raise AnchorError("FAILED_PRECONDITION", f"block {next_height} of {source_chain_id} must be anchored before block {h.height}")
+            prev = state.last_block_hash if state else GENESIS_PREV
+            if h.prev_hash != prev:
+                raise AnchorError("FAILED_PRECONDITION", f"block {h.height} does not follow the last anchored block (fork or rewrite)")
+            if len(entries) != h.entry_count or [i for i, _ in entries] != list(range(h.first_index, h.tree_size)):
+                raise AnchorError("INVALID_ARGUMENT", f"block {h.height} holds entries {h.first_index}–{h.tree_size - 1}; the request sent others")
+            suite = self.ledger.suite
+            edge = edge_from_bytes(state.edge, state.tree_size, suite) if state else RightEdge(suite)
+            edge.push([leaf_hash(e, suite) for _, e in entries])
+            if edge.root() != h.root:
+                raise AnchorError("INVALID_ARGUMENT", f"the entries of block {h.height} do not add up to its signed root")
+            judicial = []
+            for index, data in entries:
+                try:
+                    record = json.loads(data)
+                    judicial.append(judicial_entry(source_chain_id, index, record))
+                except (ValueError, KeyError, TypeError):
+                    raise AnchorError("INVALID_ARGUMENT", f"entry {index} is not a supervision deposit record") from None
+            return self._store(source_chain_id, block, checkpoint_text, edge, entries, judicial, state is None)
+
+    def _state(self, chain_id: str) -> Any:
+        with self.store.read_engine.connect() as conn:
+            return conn.execute(select(ST).where(ST.c.chain_id == chain_id)).first()
+
+    def _store(self, source: str, block: Any, checkpoint_text: str, edge: RightEdge, entries: list[tuple[int, bytes]],
+               judicial: list[bytes], first_anchor: bool) -> AnchorResult:
+        h = block.header
+        now = int(time.time() * 1000)
+        codes: list[tuple[int, str, int]] = []
+
+        def rows(conn: Connection, first: int) -> None:
+            codes.clear()
+            codes.extend((index, new_code(), first + n) for n, (index, _) in enumerate(entries))
+            insert_rows(conn, C, ("code", "judicial_index"), [(code, j) for _, code, j in codes])
+            conn.execute(A.insert().values(chain_id=source, height=h.height, block_hash=block.block_hash(), first_source_index=h.first_index,
+                                           first_judicial_index=first, count=len(entries), anchored_ms=now))
+            values = dict(next_height=h.height + 1, tree_size=h.tree_size, edge=edge_bytes(edge), last_block_hash=block.block_hash(),
+                          last_checkpoint=checkpoint_text)
+            if first_anchor:
+                conn.execute(ST.insert().values(chain_id=source, **values))
+            else:
+                conn.execute(ST.update().where(ST.c.chain_id == source).values(**values))
+
+        for _attempt in range(3):  # a code collision (2^-65 per pair) just means new codes
+            try:
+                self.ledger.append(judicial, also=rows)
+                break
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, IntegrityError) or "jc_code" not in str(exc.__cause__):
+                    raise
+        self.ledger.seal()
+        with self.sealed:
+            self.sealed.notify_all()
+        return AnchorResult(h.height, codes, self.ledger.latest_checkpoint().to_text())
+
+    def _replay(self, source: str, height: int, block_hash: bytes) -> AnchorResult:
+        """The same block again: the same codes, nothing new. A different block: a fork, refused."""
+        with self.store.read_engine.connect() as conn:
+            row = conn.execute(select(A).where(A.c.chain_id == source, A.c.height == height)).first()
+            if row is None or row.block_hash != block_hash:
+                raise AnchorError("FAILED_PRECONDITION", f"block {height} of {source} was anchored with different content (fork or rewrite)")
+            found = conn.execute(select(C.c.code, C.c.judicial_index).where(
+                C.c.judicial_index >= row.first_judicial_index, C.c.judicial_index < row.first_judicial_index + row.count)).all()
+        by_index = {j: code for code, j in found}
+        codes = [(row.first_source_index + n, by_index[row.first_judicial_index + n], row.first_judicial_index + n) for n in range(row.count)]
+        return AnchorResult(height, codes, self.ledger.latest_checkpoint().to_text(), replayed=True)
+
+    def latest_checkpoint_text(self) -> str:
+        cp = self.ledger.latest_checkpoint()
+        if cp is None:
+            raise AnchorError("NOT_FOUND", "nothing has been sealed yet")
+        return cp.to_text()
+
+
+__all__ = ["JudicialChain", "JudicialConfig", "AnchorError", "AnchorResult", "ChainError"]

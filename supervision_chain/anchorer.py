@@ -1,0 +1,113 @@
+"""The durable outbox to the judicial chain: every sealed block is anchored, in order, until
+acknowledged; the deposit codes that come back are stored beside the deposits.
+
+The outbox is the ledger itself plus one number (the next height to anchor), so nothing is
+lost across restarts and an outage only delays: anchors queue and catch up. Resending a
+block is harmless: the judicial chain answers it with the same codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import grpc
+from sqlalchemy import select
+
+from chain.ledger import Ledger
+from proto import crosschain_pb2 as pb
+from proto import crosschain_pb2_grpc as pb_grpc
+
+from .models import AnchoredUpTo
+
+log = logging.getLogger(__name__)
+UP = AnchoredUpTo.__table__  # type: ignore[attr-defined]
+
+
+class Anchorer:
+    def __init__(self, ledger: Ledger, channel_factory: Callable[[], grpc.Channel], on_anchor: Callable[[], None]) -> None:
+        self.ledger = ledger
+        self.engine = ledger.store.engine  # type: ignore[attr-defined]
+        self._channel_factory = channel_factory
+        self._on_anchor = on_anchor
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="anchorer", daemon=True)
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.notify()
+        self._thread.join(timeout=30)
+
+    def notify(self) -> None:
+        """A block was sealed: look again now."""
+        with self._wake:
+            self._wake.notify()
+
+    def next_height(self) -> int:
+        with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]
+            value = conn.execute(select(UP.c.next_height).where(UP.c.name == "judicial")).scalar_one_or_none()
+        return int(value or 0)
+
+    def backlog(self) -> int:
+        """Sealed blocks not yet acknowledged by the judicial chain."""
+        latest = self.ledger.store.latest_block()
+        return (latest.height + 1 - self.next_height()) if latest else 0
+
+    def _run(self) -> None:
+        channel = self._channel_factory()
+        stub = pb_grpc.CrossChainStub(channel)
+        delay = 0.2
+        while not self._stopping:
+            height = self.next_height()
+            stored = self.ledger.store.block(height)
+            if stored is None:
+                with self._wake:
+                    self._wake.wait(timeout=0.5)
+                continue
+            try:
+                self._anchor(stub, height, stored)
+                delay = 0.2
+                self.last_error = None
+            except grpc.RpcError as exc:
+                self.last_error = f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
+                log.warning("anchoring block %d failed (%s); retrying in %.1f s", height, self.last_error, delay)
+                with self._wake:
+                    self._wake.wait(timeout=delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:  # keep the outbox alive; the block stays queued
+                log.exception("anchoring block %d failed", height)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        channel.close()
+
+    def _anchor(self, stub: pb_grpc.CrossChainStub, height: int, stored) -> None:  # type: ignore[no-untyped-def]
+        block = self.ledger.block(height)
+        first = block.header.first_index  # type: ignore[union-attr]
+        entries = self.ledger.store.entries(first, stored.tree_size)
+        request = pb.AnchorRequest(
+            source_chain_id=self.ledger.chain_id, block_header=stored.header,
+            checkpoint=self.ledger.store.checkpoint(stored.tree_size) or "",
+            entries=[pb.SourceEntry(index=e.index, entry=e.data) for e in entries])
+        receipt = stub.Anchor(request, timeout=60)
+        codes = sorted((c.source_index, c.deposit_code) for c in receipt.codes)
+        if [i for i, _ in codes] != [e.index for e in entries]:
+            raise RuntimeError(f"the judicial chain answered block {height} with codes for other entries")
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("UPDATE sv_deposit SET deposit_code = ? WHERE idx = ?", [(c, i) for i, c in codes])
+            else:
+                from .models import Deposit
+
+                D = Deposit.__table__  # type: ignore[attr-defined]
+                for i, c in codes:
+                    conn.execute(D.update().where(D.c.idx == i).values(deposit_code=c))
+            if conn.execute(UP.update().where(UP.c.name == "judicial").values(next_height=height + 1)).rowcount == 0:
+                conn.execute(UP.insert().values(name="judicial", next_height=height + 1))
+        self._on_anchor()

@@ -1,0 +1,85 @@
+"""Supervision → gRPC with mutual TLS → judicial chain → deposit codes back to the lender."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chain.keys import public_key_bytes
+from judicial_chain.deposit_code import is_valid
+from supervision_chain.client import DepositItem, LenderClient
+from supervision_chain.registry import add_lender
+from supervision_chain.service import SupervisionConfig, open_supervision_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from servers import ROOT, free_port  # noqa: E402
+
+
+class System:
+    """`fivechains up` in a child process."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.sv_port, self.jc_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.sv_port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "System":
+        log = open(self.data_dir.parent / "up.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(self.data_dir),
+                                      "--supervision-port", str(self.sv_port), "--judicial-port", str(self.jc_port),
+                                      "--seal-interval-ms", "100"], stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "fivechains up exited; see up.log"
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("fivechains up did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def system(tmp_path: Path):
+    s = System(tmp_path / "fc").start()
+    yield s
+    s.stop()
+
+
+def _register(data_dir: Path) -> Ed25519PrivateKey:
+    key = Ed25519PrivateKey.generate()
+    store = open_supervision_store(SupervisionConfig(data_dir / "supervision"))
+    try:
+        add_lender(store.engine, "L1", "Lender One", "GZ-1", public_key_bytes(key.public_key()))
+    finally:
+        store.close()
+    return key
+
+
+def test_deposits_come_back_with_deposit_codes(system) -> None:
+    key = _register(system.data_dir)
+    with LenderClient(system.url, "L1", key) as client:
+        answer = client.deposit([DepositItem(f"{i:064x}", "contract", f"loan-{i}", int(time.time() * 1000)) for i in range(5)])
+        indexes = [i["index"] for i in answer["items"]]
+        views = client.wait_for(indexes, "anchored", timeout=30)
+    codes = [views[i]["deposit_code"] for i in indexes]
+    assert all(views[i]["status"] == "anchored" for i in indexes)
+    assert all(is_valid(c) for c in codes) and len(set(codes)) == 5
