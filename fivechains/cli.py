@@ -10,6 +10,7 @@ import typer
 from .demo import run_demo
 from .ledger_cli import keys_app, ledger_app
 from .supervision_cli import lender_app, regulator_app, supervision_app
+from .judicial_cli import judicial_app
 from .up_cli import up
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(supervision_app, name="supervision")
 app.add_typer(regulator_app, name="regulator")
 app.add_typer(lender_app, name="lender")
+app.add_typer(judicial_app, name="judicial")
 app.command("up")(up)
 
 

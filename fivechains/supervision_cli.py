@@ -44,6 +44,8 @@ def serve(
     db: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite in --data-dir).")] = None,
     seal_entries: Annotated[int, typer.Option(help="Seal every N entries …")] = 10_000,
     seal_interval_ms: Annotated[int, typer.Option(help="… or every T milliseconds, whichever first.")] = 500,
+    judicial: Annotated[Optional[str], typer.Option("--judicial", help="HOST:PORT of the judicial chain to anchor sealed blocks to.")] = None,
+    certs: Annotated[Optional[Path], typer.Option("--certs", help="Consortium certificates (CA and this chain's client certificate).")] = None,
 ) -> None:
     """Serve the deposit API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -51,7 +53,9 @@ def serve(
     from supervision_chain.api import create_app
     from supervision_chain.service import SupervisionChain
 
-    config = SupervisionConfig(data_dir, db, chain_id, seal_entries, seal_interval_ms)
+    if judicial and not certs:
+        raise fail("--judicial needs --certs DIR (mutual TLS)")
+    config = SupervisionConfig(data_dir, db, chain_id, seal_entries, seal_interval_ms, judicial_target=judicial, certs_dir=certs)
     try:
         chain = SupervisionChain(config)
     except ChainError as exc:
