@@ -16,6 +16,10 @@ from chain.checkpoint import open_checkpoint
 from chain.keys import generate_keypair, load_private_key, public_key_bytes
 from chain.merkle import leaf_hash, verify_inclusion
 from chain.note import parse_vkey
+from judicial_chain.certs import ensure_consortium
+from judicial_chain.deposit_code import format_code
+from judicial_chain.server import serve
+from judicial_chain.service import JudicialChain, JudicialConfig
 from supervision_chain.api import create_app
 from supervision_chain.client import DepositItem, LenderClient
 from supervision_chain.records import digest_json, new_salt
@@ -32,8 +36,15 @@ def _free_port() -> int:
 
 
 def run_supervision_demo(data_dir: Path) -> None:
-    console.rule("[bold]Supervision chain (监管链)[/] — a lender deposits over HTTP")
-    chain = SupervisionChain(SupervisionConfig(data_dir / "supervision", seal_interval_ms=200))
+    console.rule("[bold]Supervision chain (监管链) → judicial chain (司法链)[/] — a lender deposits, codes come back")
+    certs = data_dir / "certs"
+    jport = _free_port()
+    chain = SupervisionChain(SupervisionConfig(data_dir / "supervision", seal_interval_ms=200,
+                                               judicial_target=f"127.0.0.1:{jport}", certs_dir=certs))
+    ensure_consortium(certs, [chain.config.chain_id])
+    judicial = JudicialChain(JudicialConfig(data_dir / "judicial"))
+    judicial.register_source(chain.config.chain_id, chain.vkey)
+    grpc_server = serve(judicial, jport, certs)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(chain), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -52,7 +63,7 @@ def run_supervision_demo(data_dir: Path) -> None:
         key = load_private_key(key_file)
         if get_lender(chain.store.engine, "L0001") is None:
             add_lender(chain.store.engine, "L0001", "Yue Xiu Online Lending", "GZ-2026-001", public_key_bytes(key.public_key()))
-        console.print(f"server {url} (API docs {url}/docs); lender L0001 registered by the regulator")
+        console.print(f"supervision API {url} (docs {url}/docs); judicial gRPC 127.0.0.1:{jport} (mutual TLS); lender L0001 registered")
         now = int(time.time() * 1000)
         records = [
             ("contract", {"loan_id": "loan-000042", "amount_cny": 12000, "term_months": 12}),
@@ -65,14 +76,17 @@ def run_supervision_demo(data_dir: Path) -> None:
             answer = client.deposit(items)
             console.print(f"202 accepted: {len(answer['items'])} digests, receipt signed by the chain, seal promised by {answer['seal_by_ms']}")
             vkey = parse_vkey(httpx.get(url + "/v1/chain").json()["vkey"])
-            table = Table("index", "type", "status", "block", "inclusion proof", title="the lender's status look-ups")
+            table = Table("index", "type", "status", "block", "proof", title="the lender's status look-ups")
+            table.add_column("deposit code 存证编码", no_wrap=True, min_width=17)
+            views = client.wait_for([i["index"] for i in answer["items"]], "anchored", timeout=30)
             for item, (kind, _rec) in zip(answer["items"], records):
-                view = client.status(item["index"], wait=10)
+                view = views[item["index"]]
                 cp = open_checkpoint(view["checkpoint"], vkey).checkpoint
                 entry = httpx.get(url + "/v1/entries", params={"start": item["index"], "end": item["index"] + 1}).json()["entries"][0]
                 ok = verify_inclusion(leaf_hash(entry["data"].encode()), item["index"], cp.size,
                                       [base64.b64decode(h) for h in view["inclusion_proof"]], cp.root)
-                table.add_row(str(item["index"]), kind, view["status"], str(view["block_height"]), "[green]verified[/]" if ok else "[red]FAILED[/]")
+                code = format_code(view["deposit_code"]) if view.get("deposit_code") else "—"
+                table.add_row(str(item["index"]), kind, view["status"], str(view["block_height"]), "[green]verified[/]" if ok else "[red]FAILED[/]", code)
             console.print(table)
             bad = client.signed_request(items[:1])
             bad["items"][0]["digest"] = "not-a-digest"
@@ -82,3 +96,5 @@ def run_supervision_demo(data_dir: Path) -> None:
         server.should_exit = True
         thread.join(timeout=30)
         chain.stop()
+        grpc_server.stop(grace=1).wait()
+        judicial.close()

@@ -83,3 +83,24 @@ def test_deposits_come_back_with_deposit_codes(system) -> None:
     codes = [views[i]["deposit_code"] for i in indexes]
     assert all(views[i]["status"] == "anchored" for i in indexes)
     assert all(is_valid(c) for c in codes) and len(set(codes)) == 5
+
+
+def test_lender_cli_waits_for_codes(system, tmp_path) -> None:
+    import json
+
+    key_file = tmp_path / "lender.key"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    fc = lambda *a: subprocess.run([sys.executable, "-m", "fivechains.cli", *a], capture_output=True, text=True, env=env, timeout=120)  # noqa: E731
+    assert fc("keys", "generate", "--out", str(key_file)).returncode == 0
+    token = (system.data_dir / "supervision" / "regulator.token").read_text().strip()
+    added = fc("regulator", "lender", "add", "L7", "--name", "Lender Seven", "--licence", "GZ-7", "--pubkey", f"{key_file}.pub",
+               "--server", system.url, "--token", token)
+    assert added.returncode == 0, added.stderr
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps({"loan_id": f"loan-{i}", "amount": i}) + "\n" for i in range(4)))
+    out = tmp_path / "receipts.json"
+    done = fc("lender", "deposit", str(records), "--server", system.url, "--lender", "L7", "--key", str(key_file),
+              "--out", str(out), "--wait", "--timeout", "60")
+    assert done.returncode == 0, done.stderr
+    items = json.loads(out.read_text())["items"]
+    assert len(items) == 4 and all(is_valid(i["deposit_code"]) and i["status"] == "anchored" for i in items)
