@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from .demo import run_demo
+from .judicial_cli import judicial_app
 from .ledger_cli import keys_app, ledger_app
 from .supervision_cli import lender_app, regulator_app, supervision_app
-from .judicial_cli import judicial_app
 from .up_cli import up
 
 app = typer.Typer(

@@ -42,7 +42,7 @@ def ensure_ca(directory: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifi
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         return key, x509.load_pem_x509_certificate(cert_path.read_bytes())  # type: ignore[return-value]
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(_name("Five Chains consortium CA")).issuer_name(_name("Five Chains consortium CA"))
         .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -65,7 +65,7 @@ def issue(directory: Path, stem: str, common_name: str, *, server: bool) -> tupl
         return key_path, cert_path
     ca_key, ca_cert = ensure_ca(directory)
     key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(ca_cert.subject)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())

@@ -18,6 +18,7 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 _READ_AS = {"I": "1", "L": "1", "O": "0"}
 RANDOM_CHARS = 13
+_SHIFTS = [5 * i for i in range(RANDOM_CHARS - 1, -1, -1)]
 _POLY = 0b100101  # x⁵ + x² + 1, primitive: GF(2⁵)
 
 
@@ -35,10 +36,13 @@ class CodeError(ValueError):
     """Not a well-formed deposit code (wrong length, character or check character)."""
 
 
+_TABLE = [[_step(i, v) for v in range(32)] for i in range(32)]  # the quasigroup, precomputed
+
+
 def _interim(text: str) -> int:
     interim = 0
     for ch in text:
-        interim = _step(interim, _VALUE[ch])
+        interim = _TABLE[interim][_VALUE[ch]]
     return interim
 
 
@@ -50,8 +54,12 @@ def check_char(body: str) -> str:
 def new_code() -> str:
     """A fresh random code, normalized (14 characters, no hyphens)."""
     n = int.from_bytes(secrets.token_bytes(9), "big") >> (72 - 5 * RANDOM_CHARS)  # 65 random bits
-    body = "".join(ALPHABET[(n >> (5 * i)) & 31] for i in range(RANDOM_CHARS - 1, -1, -1))
-    return body + check_char(body)
+    values = [(n >> shift) & 31 for shift in _SHIFTS]
+    interim = 0
+    for v in values:
+        interim = _TABLE[interim][v]
+    values.append(_double(interim))
+    return "".join([ALPHABET[v] for v in values])
 
 
 def normalize(text: str) -> str:

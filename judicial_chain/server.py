@@ -4,9 +4,10 @@ call the chain, map refusals to gRPC status codes. Health checking and reflectio
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc

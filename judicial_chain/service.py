@@ -11,6 +11,7 @@ covers every code it returns.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,8 +89,19 @@ def edge_from_bytes(blob: bytes, size: int, suite: Any) -> RightEdge:
     return RightEdge(suite, size, partials)
 
 
+_PLAIN = re.compile(r"^[A-Za-z0-9._:/-]*$")
+
+
 def judicial_entry(source: str, index: int, record: dict[str, Any]) -> bytes:
-    """Who deposited what, when: the public judicial record of one supervision deposit."""
+    """Who deposited what, when: the public judicial record of one supervision deposit.
+
+    Canonical JSON (sorted keys, compact); when every string holds only characters JSON never
+    escapes, it is written directly, byte for byte what ``json.dumps`` would give.
+    """
+    accepted, digest, lender, kind = record["accepted"], record["digest"], record["lender"], record["type"]
+    if (type(accepted) is int and type(index) is int and all(type(v) is str and _PLAIN.match(v) for v in (digest, lender, kind, source))):
+        return ('{"deposit_ms":%d,"digest":"%s","lender":"%s","source":"%s","source_index":%d,"type":"%s"}'
+                % (accepted, digest, lender, source, index, kind)).encode()
     return json.dumps(
         {"deposit_ms": record["accepted"], "digest": record["digest"], "lender": record["lender"],
          "source": source, "source_index": index, "type": record["type"]},

@@ -32,7 +32,7 @@ class System:
         self.url = f"http://127.0.0.1:{self.sv_port}"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "System":
+    def start(self) -> System:
         log = open(self.data_dir.parent / "up.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(self.data_dir),
                                       "--supervision-port", str(self.sv_port), "--judicial-port", str(self.jc_port),
