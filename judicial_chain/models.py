@@ -46,6 +46,7 @@ class CodeRow(SQLModel, table=True):
     """A deposit code and the one judicial entry it names (kept off the public ledger)."""
 
     __tablename__ = "jc_code"
+    __table_args__ = {"sqlite_with_rowid": False}  # one B-tree keyed by the code, not a rowid table plus an index
     code: str = Field(sa_column=Column(String(16), primary_key=True))
     judicial_index: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
 

@@ -45,12 +45,12 @@ class CrossChainServicer(pb_grpc.CrossChainServicer):
     def Anchor(self, request: pb.AnchorRequest, context: grpc.ServicerContext) -> pb.AnchorReceipt:
         try:
             result = self.chain.anchor(_peer(context), request.source_chain_id, request.block_header, request.checkpoint,
-                                       [(e.index, e.entry) for e in request.entries])
+                                       request.first_index, list(request.entries))
         except (AnchorError, ChainError) as exc:
             self._fail(context, exc)
         return pb.AnchorReceipt(
-            source_height=result.source_height,
-            codes=[pb.DepositCode(source_index=s, deposit_code=c, judicial_index=j) for s, c, j in result.codes],
+            source_height=result.source_height, first_source_index=result.first_source_index,
+            first_judicial_index=result.first_judicial_index, deposit_codes=result.codes,
             judicial_checkpoint=result.checkpoint, replayed=result.replayed)
 
     def GetCheckpoint(self, request: Any, context: grpc.ServicerContext) -> pb.Checkpoint:

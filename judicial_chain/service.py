@@ -64,7 +64,9 @@ class JudicialConfig:
 @dataclass
 class AnchorResult:
     source_height: int
-    codes: list[tuple[int, str, int]]  # (source index, deposit code, judicial index)
+    first_source_index: int
+    first_judicial_index: int
+    codes: list[str]  # codes[i] names judicial entry first_judicial_index + i (source index first_source_index + i)
     checkpoint: str
     replayed: bool = False
 
@@ -151,7 +153,7 @@ class JudicialChain:
     # --- anchoring --------------------------------------------------------------------------
 
     def anchor(self, peer: str, source_chain_id: str, header_text: str, checkpoint_text: str,
-               entries: list[tuple[int, bytes]]) -> AnchorResult:
+               first_index: int, entries: list[bytes]) -> AnchorResult:
         """Check a cross-link and store it; raises AnchorError (nothing stored) if it does not add up."""
         if peer != source_chain_id:
             raise AnchorError("PERMISSION_DENIED", f"the client certificate is for {peer!r}, the request for {source_chain_id!r}")
@@ -176,15 +178,15 @@ class JudicialChain:
             prev = state.last_block_hash if state else GENESIS_PREV
             if h.prev_hash != prev:
                 raise AnchorError("FAILED_PRECONDITION", f"block {h.height} does not follow the last anchored block (fork or rewrite)")
-            if len(entries) != h.entry_count or [i for i, _ in entries] != list(range(h.first_index, h.tree_size)):
+            if len(entries) != h.entry_count or first_index != h.first_index:
                 raise AnchorError("INVALID_ARGUMENT", f"block {h.height} holds entries {h.first_index}–{h.tree_size - 1}; the request sent others")
             suite = self.ledger.suite
             edge = edge_from_bytes(state.edge, state.tree_size, suite) if state else RightEdge(suite)
-            edge.push([leaf_hash(e, suite) for _, e in entries])
+            edge.push([leaf_hash(e, suite) for e in entries])
             if edge.root() != h.root:
                 raise AnchorError("INVALID_ARGUMENT", f"the entries of block {h.height} do not add up to its signed root")
             judicial = []
-            for index, data in entries:
+            for index, data in enumerate(entries, start=first_index):
                 try:
                     record = json.loads(data)
                     judicial.append(judicial_entry(source_chain_id, index, record))
@@ -196,16 +198,17 @@ class JudicialChain:
         with self.store.read_engine.connect() as conn:
             return conn.execute(select(ST).where(ST.c.chain_id == chain_id)).first()
 
-    def _store(self, source: str, block: Any, checkpoint_text: str, edge: RightEdge, entries: list[tuple[int, bytes]],
+    def _store(self, source: str, block: Any, checkpoint_text: str, edge: RightEdge, entries: list[bytes],
                judicial: list[bytes], first_anchor: bool) -> AnchorResult:
         h = block.header
         now = int(time.time() * 1000)
-        codes: list[tuple[int, str, int]] = []
+        codes: list[str] = []
+        placed: list[int] = []
 
         def rows(conn: Connection, first: int) -> None:
-            codes.clear()
-            codes.extend((index, new_code(), first + n) for n, (index, _) in enumerate(entries))
-            insert_rows(conn, C, ("code", "judicial_index"), [(code, j) for _, code, j in codes])
+            codes[:] = [new_code() for _ in entries]
+            placed[:] = [first]
+            insert_rows(conn, C, ("code", "judicial_index"), list(zip(codes, range(first, first + len(codes)))))
             conn.execute(A.insert().values(chain_id=source, height=h.height, block_hash=block.block_hash(), first_source_index=h.first_index,
                                            first_judicial_index=first, count=len(entries), anchored_ms=now))
             values = dict(next_height=h.height + 1, tree_size=h.tree_size, edge=edge_bytes(edge), last_block_hash=block.block_hash(),
@@ -225,7 +228,7 @@ class JudicialChain:
         self.ledger.seal()
         with self.sealed:
             self.sealed.notify_all()
-        return AnchorResult(h.height, codes, self.ledger.latest_checkpoint().to_text())
+        return AnchorResult(h.height, h.first_index, placed[0], codes, self.ledger.latest_checkpoint().to_text())
 
     def _replay(self, source: str, height: int, block_hash: bytes) -> AnchorResult:
         """The same block again: the same codes, nothing new. A different block: a fork, refused."""
@@ -236,8 +239,8 @@ class JudicialChain:
             found = conn.execute(select(C.c.code, C.c.judicial_index).where(
                 C.c.judicial_index >= row.first_judicial_index, C.c.judicial_index < row.first_judicial_index + row.count)).all()
         by_index = {j: code for code, j in found}
-        codes = [(row.first_source_index + n, by_index[row.first_judicial_index + n], row.first_judicial_index + n) for n in range(row.count)]
-        return AnchorResult(height, codes, self.ledger.latest_checkpoint().to_text(), replayed=True)
+        codes = [by_index[row.first_judicial_index + n] for n in range(row.count)]
+        return AnchorResult(height, row.first_source_index, row.first_judicial_index, codes, self.ledger.latest_checkpoint().to_text(), replayed=True)
 
     def latest_checkpoint_text(self) -> str:
         cp = self.ledger.latest_checkpoint()

@@ -1,52 +1,40 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+from collections.abc import Iterable as _Iterable
+from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class SourceEntry(_message.Message):
-    __slots__ = ("index", "entry")
-    INDEX_FIELD_NUMBER: _ClassVar[int]
-    ENTRY_FIELD_NUMBER: _ClassVar[int]
-    index: int
-    entry: bytes
-    def __init__(self, index: _Optional[int] = ..., entry: _Optional[bytes] = ...) -> None: ...
-
 class AnchorRequest(_message.Message):
-    __slots__ = ("source_chain_id", "block_header", "checkpoint", "entries")
+    __slots__ = ("source_chain_id", "block_header", "checkpoint", "first_index", "entries")
     SOURCE_CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     BLOCK_HEADER_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     source_chain_id: str
     block_header: str
     checkpoint: str
-    entries: _containers.RepeatedCompositeFieldContainer[SourceEntry]
-    def __init__(self, source_chain_id: _Optional[str] = ..., block_header: _Optional[str] = ..., checkpoint: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[SourceEntry, _Mapping]]] = ...) -> None: ...
-
-class DepositCode(_message.Message):
-    __slots__ = ("source_index", "deposit_code", "judicial_index")
-    SOURCE_INDEX_FIELD_NUMBER: _ClassVar[int]
-    DEPOSIT_CODE_FIELD_NUMBER: _ClassVar[int]
-    JUDICIAL_INDEX_FIELD_NUMBER: _ClassVar[int]
-    source_index: int
-    deposit_code: str
-    judicial_index: int
-    def __init__(self, source_index: _Optional[int] = ..., deposit_code: _Optional[str] = ..., judicial_index: _Optional[int] = ...) -> None: ...
+    first_index: int
+    entries: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, source_chain_id: _Optional[str] = ..., block_header: _Optional[str] = ..., checkpoint: _Optional[str] = ..., first_index: _Optional[int] = ..., entries: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class AnchorReceipt(_message.Message):
-    __slots__ = ("source_height", "codes", "judicial_checkpoint", "replayed")
+    __slots__ = ("source_height", "first_source_index", "first_judicial_index", "deposit_codes", "judicial_checkpoint", "replayed")
     SOURCE_HEIGHT_FIELD_NUMBER: _ClassVar[int]
-    CODES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SOURCE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    FIRST_JUDICIAL_INDEX_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_CODES_FIELD_NUMBER: _ClassVar[int]
     JUDICIAL_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     source_height: int
-    codes: _containers.RepeatedCompositeFieldContainer[DepositCode]
+    first_source_index: int
+    first_judicial_index: int
+    deposit_codes: _containers.RepeatedScalarFieldContainer[str]
     judicial_checkpoint: str
     replayed: bool
-    def __init__(self, source_height: _Optional[int] = ..., codes: _Optional[_Iterable[_Union[DepositCode, _Mapping]]] = ..., judicial_checkpoint: _Optional[str] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    def __init__(self, source_height: _Optional[int] = ..., first_source_index: _Optional[int] = ..., first_judicial_index: _Optional[int] = ..., deposit_codes: _Optional[_Iterable[str]] = ..., judicial_checkpoint: _Optional[str] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class GetCheckpointRequest(_message.Message):
     __slots__ = ()

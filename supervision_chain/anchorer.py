@@ -94,11 +94,11 @@ class Anchorer:
         request = pb.AnchorRequest(
             source_chain_id=self.ledger.chain_id, block_header=stored.header,
             checkpoint=self.ledger.store.checkpoint(stored.tree_size) or "",
-            entries=[pb.SourceEntry(index=e.index, entry=e.data) for e in entries])
+            first_index=first, entries=[e.data for e in entries])
         receipt = stub.Anchor(request, timeout=60)
-        codes = sorted((c.source_index, c.deposit_code) for c in receipt.codes)
-        if [i for i, _ in codes] != [e.index for e in entries]:
+        if receipt.first_source_index != first or len(receipt.deposit_codes) != len(entries):
             raise RuntimeError(f"the judicial chain answered block {height} with codes for other entries")
+        codes = list(enumerate(receipt.deposit_codes, start=first))
         with self.engine.begin() as conn:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("UPDATE sv_deposit SET deposit_code = ? WHERE idx = ?", [(c, i) for i, c in codes])

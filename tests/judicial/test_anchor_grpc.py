@@ -47,7 +47,7 @@ class Source:
         header = self.ledger.block(height).header
         entries = self.store.entries(header.first_index, header.tree_size)
         return pb.AnchorRequest(source_chain_id=SOURCE, block_header=stored.header, checkpoint=self.store.checkpoint(stored.tree_size),
-                                entries=[pb.SourceEntry(index=e.index, entry=e.data) for e in entries])
+                                first_index=header.first_index, entries=[e.data for e in entries])
 
 
 @pytest.fixture
@@ -86,13 +86,13 @@ def test_anchor_is_checked_idempotent_and_provable(world) -> None:
     judicial, source, stub, channel, _, _ = world
     source.add_block(3)
     receipt = stub.Anchor(source.request(0))
-    assert [c.source_index for c in receipt.codes] == [0, 1, 2] and not receipt.replayed
+    assert receipt.first_source_index == 0 and len(receipt.deposit_codes) == 3 and not receipt.replayed
     again = stub.Anchor(source.request(0))
-    assert again.replayed and [c.deposit_code for c in again.codes] == [c.deposit_code for c in receipt.codes]
+    assert again.replayed and list(again.deposit_codes) == list(receipt.deposit_codes)
     assert judicial.ledger.sealed_size() == 3  # nothing new stored by the retry
     source.add_block(2)
     second = stub.Anchor(source.request(1))
-    assert [c.judicial_index for c in second.codes] == [3, 4]
+    assert (second.first_source_index, second.first_judicial_index, len(second.deposit_codes)) == (3, 3, 2)
     # the judicial entry names source, index, digest, lender and deposit time; its proof verifies
     proof = stub.GetInclusionProof(pb.GetInclusionProofRequest(index=4))
     entry = judicial.store.entries(4, 5)[0].data
@@ -114,7 +114,7 @@ def test_a_cross_link_that_does_not_add_up_is_refused_and_nothing_stored(world) 
     source.add_block(3)
     source.add_block(2)
     changed = source.request(0)
-    changed.entries[1].entry = changed.entries[1].entry.replace(b'"type":"repayment"', b'"type":"contract"')
+    changed.entries[1] = changed.entries[1].replace(b'"type":"repayment"', b'"type":"contract"')
     assert "do not add up" in _refused(lambda: stub.Anchor(changed), grpc.StatusCode.INVALID_ARGUMENT)
     missing = source.request(0)
     del missing.entries[2]
@@ -144,7 +144,7 @@ def test_a_forked_source_block_is_refused(world, tmp_path) -> None:
     fork.seal()
     stored = fork_store.block(0)
     forged = pb.AnchorRequest(source_chain_id=SOURCE, block_header=stored.header, checkpoint=fork_store.checkpoint(2),
-                              entries=[pb.SourceEntry(index=e.index, entry=e.data) for e in fork_store.entries(0, 2)])
+                              first_index=0, entries=[e.data for e in fork_store.entries(0, 2)])
     assert "different content" in _refused(lambda: stub.Anchor(forged), grpc.StatusCode.FAILED_PRECONDITION)
     assert judicial.store.size() == 2
     fork_store.close()
