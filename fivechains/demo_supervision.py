@@ -1,30 +1,25 @@
-"""The supervision-chain part of `fivechains demo`: a real server on loopback, a lender depositing."""
+"""The pipeline part of `fivechains demo`: `fivechains up` on loopback, a lender depositing and getting codes."""
 
 from __future__ import annotations
 
 import base64
+import signal
 import socket
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 from rich.table import Table
 
 from chain.checkpoint import open_checkpoint
 from chain.keys import generate_keypair, load_private_key, public_key_bytes
 from chain.merkle import leaf_hash, verify_inclusion
 from chain.note import parse_vkey
-from judicial_chain.certs import ensure_consortium
 from judicial_chain.deposit_code import format_code
-from judicial_chain.server import serve
-from judicial_chain.service import JudicialChain, JudicialConfig
-from supervision_chain.api import create_app
 from supervision_chain.client import DepositItem, LenderClient
 from supervision_chain.records import digest_json, new_salt
-from supervision_chain.registry import add_lender, get_lender
-from supervision_chain.service import SupervisionChain, SupervisionConfig
 
 from .output import console
 
@@ -36,33 +31,37 @@ def _free_port() -> int:
 
 
 def run_supervision_demo(data_dir: Path) -> None:
-    console.rule("[bold]Supervision chain (监管链) → judicial chain (司法链)[/] — a lender deposits, codes come back")
-    certs = data_dir / "certs"
-    jport = _free_port()
-    chain = SupervisionChain(SupervisionConfig(data_dir / "supervision", seal_interval_ms=200,
-                                               judicial_target=f"127.0.0.1:{jport}", certs_dir=certs))
-    ensure_consortium(certs, [chain.config.chain_id])
-    judicial = JudicialChain(JudicialConfig(data_dir / "judicial"))
-    judicial.register_source(chain.config.chain_id, chain.vkey)
-    grpc_server = serve(judicial, jport, certs)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(chain), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    """Start `fivechains up` (supervision API + judicial gRPC), deposit as a lender, show the codes."""
+    console.rule("[bold]fivechains up[/] — supervision chain (监管链) → judicial chain (司法链): a lender deposits, codes come back")
+    system_dir = data_dir / "system"
+    sport, jport = _free_port(), _free_port()
+    url = f"http://127.0.0.1:{sport}"
+    log_path = data_dir / "up.log"
+    command = [sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(system_dir),
+               "--supervision-port", str(sport), "--judicial-port", str(jport), "--seal-interval-ms", "200"]
+    console.print("$ fivechains up --data-dir " + str(system_dir) + f" --supervision-port {sport} --judicial-port {jport}")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
+        for _ in range(300):
+            if proc.poll() is not None:
+                raise SystemExit(f"fivechains up stopped; see {log_path}")
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        token = (system_dir / "supervision" / "regulator.token").read_text().strip()
         key_file = data_dir / "lender-L0001.key"
         if not key_file.exists():
             generate_keypair(key_file)
         key = load_private_key(key_file)
-        if get_lender(chain.store.engine, "L0001") is None:
-            add_lender(chain.store.engine, "L0001", "Yue Xiu Online Lending", "GZ-2026-001", public_key_bytes(key.public_key()))
+        auth = {"Authorization": f"Bearer {token}"}
+        lender = {"id": "L0001", "name": "Yue Xiu Online Lending", "licence": "GZ-2026-001",
+                  "public_key": base64.b64encode(public_key_bytes(key.public_key())).decode()}
+        registered = httpx.post(url + "/v1/admin/lenders", json=lender, headers=auth)
+        if registered.status_code not in (201, 409):
+            raise SystemExit(f"could not register the lender: {registered.text}")
         console.print(f"supervision API {url} (docs {url}/docs); judicial gRPC 127.0.0.1:{jport} (mutual TLS); lender L0001 registered")
         now = int(time.time() * 1000)
         records = [
@@ -93,8 +92,8 @@ def run_supervision_demo(data_dir: Path) -> None:
             refused = httpx.post(url + "/v1/deposits", json=bad)
             console.print(f"a malformed request → {refused.status_code} {refused.headers['content-type']}: {refused.json()['detail']}")
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        chain.stop()
-        grpc_server.stop(grace=1).wait()
-        judicial.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

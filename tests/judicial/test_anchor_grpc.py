@@ -107,6 +107,9 @@ def test_anchor_is_checked_idempotent_and_provable(world) -> None:
     blocks.cancel()
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="fivechains.crosschain.v1.CrossChain"))
     assert health.status == health_pb2.HealthCheckResponse.SERVING
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    assert "fivechains.crosschain.v1.CrossChain" in ProtoReflectionDescriptorDatabase(channel).get_services()
 
 
 def test_a_cross_link_that_does_not_add_up_is_refused_and_nothing_stored(world) -> None:
