@@ -16,7 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["ensure_ca", "issue", "ensure_consortium", "CERTS_DIR"]
+from proto.channel import client_stem
+
+__all__ = ["ensure_ca", "issue", "ensure_consortium", "client_stem", "CERTS_DIR"]
 
 CERTS_DIR = "certs"
 VALIDITY = datetime.timedelta(days=825)
@@ -88,7 +90,3 @@ def ensure_consortium(directory: Path, sources: list[str]) -> None:
     issue(directory, "judicial-server", "localhost", server=True)
     for chain_id in sources:
         issue(directory, client_stem(chain_id), chain_id, server=False)
-
-
-def client_stem(chain_id: str) -> str:
-    return "client-" + "".join(c if c.isalnum() or c in "-." else "_" for c in chain_id)

@@ -16,13 +16,13 @@ from grpc_reflection.v1alpha import reflection
 from chain.errors import ChainError
 from proto import crosschain_pb2 as pb
 from proto import crosschain_pb2_grpc as pb_grpc
+from proto.channel import MAX_MESSAGE, client_channel  # noqa: F401  (re-exported for callers of the server module)
 
 from .certs import ensure_ca, issue
 from .service import AnchorError, JudicialChain
 
 log = logging.getLogger(__name__)
 SERVICE = "fivechains.crosschain.v1.CrossChain"
-MAX_MESSAGE = 64 * 1024 * 1024
 
 
 def _peer(context: grpc.ServicerContext) -> str:
@@ -105,14 +105,3 @@ def serve(chain: JudicialChain, port: int, certs_dir: Path, host: str = "127.0.0
     server.add_secure_port(f"{host}:{port}", credentials)
     server.start()
     return server
-
-
-def client_channel(target: str, certs_dir: Path, client_stem: str) -> grpc.Channel:
-    """A mutual-TLS channel to the judicial chain with a source chain's client certificate."""
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=(certs_dir / "ca.pem").read_bytes(),
-        private_key=(certs_dir / f"{client_stem}.key").read_bytes(),
-        certificate_chain=(certs_dir / f"{client_stem}.pem").read_bytes())
-    return grpc.secure_channel(target, credentials, options=[("grpc.max_receive_message_length", MAX_MESSAGE),
-                                                             ("grpc.max_send_message_length", MAX_MESSAGE),
-                                                             ("grpc.ssl_target_name_override", "localhost")])

@@ -120,8 +120,7 @@ class SupervisionChain:
         self.store.close()
 
     def _judicial_channel(self):  # type: ignore[no-untyped-def]
-        from judicial_chain.certs import client_stem
-        from judicial_chain.server import client_channel
+        from proto.channel import client_channel, client_stem
 
         if self.config.certs_dir is None:
             raise ValueError("anchoring to the judicial chain needs --certs (the consortium's certificates)")
