@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .demo import run_demo
-from .judicial_cli import judicial_app
+from .judicial_cli import judicial_app, verify_bundle_cmd
 from .ledger_cli import keys_app, ledger_app
 from .supervision_cli import lender_app, regulator_app, supervision_app
 from .up_cli import up
@@ -26,6 +26,7 @@ app.add_typer(regulator_app, name="regulator")
 app.add_typer(lender_app, name="lender")
 app.add_typer(judicial_app, name="judicial")
 app.command("up")(up)
+app.command("verify-bundle")(verify_bundle_cmd)
 
 
 @app.command("demo")

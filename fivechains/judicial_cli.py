@@ -71,3 +71,37 @@ def certs_cmd(
     made = {"ca": str(certs / "ca.pem"), "server": str(certs / "judicial-server.pem"),
             "clients": {c: str(certs / f"{client_stem(c)}.pem") for c in client}}
     emit_json(made) if json_out else console.print(f"certificates in {certs}")
+
+
+def verify_bundle_cmd(
+    bundle: Annotated[Path, typer.Argument(help="An offline proof bundle (.tlog-proof) from the court portal.")],
+    pubkey: Annotated[str, typer.Option("--pubkey", help="The judicial chain's verifier key (text, or a file holding it).")],
+    record: Annotated[Path | None, typer.Option("--record", help="The evidence file, to check its digest too.")] = None,
+    json_record: Annotated[bool, typer.Option("--json-record", help="--record is a JSON record (hashed in RFC 8785 form).")] = False,
+    salt: Annotated[str | None, typer.Option("--salt", help="The salt the lender kept with the record.")] = None,
+    digest: Annotated[str | None, typer.Option("--digest", help="Or the evidence's digest (hex).")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check a proof bundle offline, with nothing but the judicial chain's public key; exit 1 if it fails."""
+    import json as _json
+
+    from chain.errors import ChainError
+    from judicial_chain.verification import verify_bundle
+    from supervision_chain.records import canonical_json, digest_bytes
+
+    key = Path(pubkey).read_text().strip() if Path(pubkey).is_file() else pubkey
+    try:
+        if record is not None:
+            content = record.read_bytes()
+            digest = digest_bytes(canonical_json(_json.loads(content)) if json_record else content, salt)
+        facts = verify_bundle(bundle.read_bytes(), key, digest)
+    except (ChainError, ValueError, OSError) as exc:
+        if json_out:
+            emit_json({"ok": False, "error": str(exc)})
+            raise typer.Exit(1) from None
+        raise fail(f"the bundle does not verify: {exc}", 1) from None
+    if json_out:
+        emit_json({"ok": True, **facts})
+    else:
+        console.print(f"[green]verified[/]: deposit by {facts['lender']} at {facts['deposit_ms']} (supervision index {facts['source_index']}), "
+                      f"judicial entry {facts['index']} in the tree of size {facts['tree_size']} of {facts['judicial_chain']}")

@@ -23,31 +23,7 @@ from proto import crosschain_pb2 as pb
 from proto import crosschain_pb2_grpc as pb_grpc
 from supervision_chain.records import Item, entry_bytes
 
-SOURCE = "supervision.test/gz"
-
-
-class Source:
-    """A supervision ledger to anchor from (real blocks, real signatures)."""
-
-    def __init__(self, path: Path) -> None:
-        self.signer = Ed25519NoteSigner(SOURCE, Ed25519PrivateKey.generate())
-        self.store = open_store(path)
-        self.ledger = Ledger.create(self.store, SOURCE, self.signer)
-        self.n = 0
-
-    def add_block(self, count: int) -> int:
-        now = int(time.time() * 1000)
-        entries = [entry_bytes("L1", Item(f"{self.n + i:064x}", "repayment", f"loan-{self.n + i}", now), bytes(32), now) for i in range(count)]
-        self.ledger.append(entries)
-        self.n += count
-        return self.ledger.seal().header.height
-
-    def request(self, height: int) -> pb.AnchorRequest:
-        stored = self.store.block(height)
-        header = self.ledger.block(height).header
-        entries = self.store.entries(header.first_index, header.tree_size)
-        return pb.AnchorRequest(source_chain_id=SOURCE, block_header=stored.header, checkpoint=self.store.checkpoint(stored.tree_size),
-                                first_index=header.first_index, entries=[e.data for e in entries])
+from .source_ledger import SOURCE, Source
 
 
 @pytest.fixture

@@ -1,0 +1,177 @@
+"""Verifying evidence by deposit code: the judge's question, answered from the judicial chain.
+
+For each item — a code and either the record (file bytes or a JSON record, with its salt) or
+its digest — the verdict is one of:
+
+* ``verified``: the code names a sealed judicial entry whose digest is the evidence's;
+* ``tampered``: the code exists but the evidence's digest differs (nothing else is said);
+* ``unknown_code``: no entry has that code (said the same way as tampered: "no match");
+* ``not_anchored``: the code's entry is not in a signed checkpoint yet;
+* ``malformed``: the code or the digest is not well-formed.
+
+Only a verified item carries who deposited it, when, where it sits in both chains, and an
+offline proof bundle: a code alone reveals nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from chain.merkle import leaf_hash
+from chain.tlog_proof import format_tlog_proof
+from supervision_chain.records import canonical_json, digest_bytes
+
+from .deposit_code import CodeError, format_code, normalize
+from .models import AnchoredBlock, CodeRow
+from .service import JudicialChain
+
+C = CodeRow.__table__  # type: ignore[attr-defined]
+A = AnchoredBlock.__table__  # type: ignore[attr-defined]
+
+VERDICTS = ("verified", "tampered", "unknown_code", "not_anchored", "malformed")
+
+
+@dataclass
+class Evidence:
+    code: str
+    digest: str | None = None  # lowercase hex, when the court has only the digest
+    content: bytes | None = None  # a file's bytes
+    record: Any = None  # a JSON record (hashed in its RFC 8785 form)
+    salt: str | None = None
+    path: str | None = None
+    line: int | None = None
+
+    def computed_digest(self) -> str:
+        if self.content is not None:
+            return digest_bytes(self.content, self.salt)
+        if self.record is not None:
+            return digest_bytes(canonical_json(self.record), self.salt)
+        if self.digest is None:
+            raise ValueError("an item needs its record, file or digest")
+        digest = self.digest.strip().lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("the digest is not 64 hex characters")
+        return digest
+
+
+@dataclass
+class Verdict:
+    code: str
+    verdict: str
+    detail: str
+    path: str | None = None
+    line: int | None = None
+    facts: dict[str, Any] = field(default_factory=dict)  # only for verified items
+    bundle: str | None = None  # offline proof (C2SP tlog-proof), only for verified items
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "verdict": self.verdict, "detail": self.detail}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.line is not None:
+            out["line"] = self.line
+        out.update(self.facts)
+        return out
+
+
+class Verifier:
+    """Answers batches of evidence against one judicial chain (read-only)."""
+
+    def __init__(self, chain: JudicialChain) -> None:
+        self.chain = chain
+
+    def verify(self, items: list[Evidence], with_bundles: bool = True) -> list[Verdict]:
+        checkpoint = self.chain.ledger.latest_checkpoint()
+        size = checkpoint.checkpoint.size if checkpoint else 0
+        normalized: list[str | None] = []
+        out: list[Verdict] = []
+        for item in items:
+            try:
+                normalized.append(normalize(item.code))
+            except CodeError:
+                normalized.append(None)
+        found = self._lookup([c for c in normalized if c])
+        for item, code in zip(items, normalized):
+            shown = format_code(code) if code else item.code
+            if code is None:
+                out.append(Verdict(shown, "malformed", "not a well-formed deposit code (length, characters or check character)", item.path, item.line))
+                continue
+            try:
+                digest = item.computed_digest()
+            except ValueError as exc:
+                out.append(Verdict(shown, "malformed", str(exc), item.path, item.line))
+                continue
+            index = found.get(code)
+            if index is None:
+                out.append(Verdict(shown, "unknown_code", "no match", item.path, item.line))
+                continue
+            if index >= size:
+                out.append(Verdict(shown, "not_anchored", "the code's entry is not in a signed checkpoint yet", item.path, item.line))
+                continue
+            entry = self.chain.store.entries(index, index + 1)[0].data
+            record = json.loads(entry)
+            if not hmac.compare_digest(record["digest"], digest):
+                out.append(Verdict(shown, "tampered", "no match: the evidence's digest differs from the deposited one", item.path, item.line))
+                continue
+            facts = {
+                "lender_id": record["lender"], "record_type": record["type"], "deposit_ms": record["deposit_ms"],
+                "supervision_chain": record["source"], "supervision_index": record["source_index"],
+                "supervision_block": self._source_block(record["source"], record["source_index"]),
+                "judicial_index": index, "judicial_block": self.chain.ledger.block_containing(index).header.height,  # type: ignore[union-attr]
+                "judicial_chain": self.chain.config.chain_id, "digest": digest,
+            }
+            bundle = None
+            if with_bundles:
+                proof = self.chain.ledger.inclusion_proof(index, size)
+                bundle = format_tlog_proof(index, proof.hashes, checkpoint.to_text(), extra=entry)  # type: ignore[union-attr]
+            out.append(Verdict(shown, "verified", "the evidence matches the deposit", item.path, item.line, facts, bundle))
+        return out
+
+    def _lookup(self, codes: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        with self.chain.store.read_engine.connect() as conn:
+            for start in range(0, len(codes), 500):
+                chunk = codes[start : start + 500]
+                found.update({c: int(j) for c, j in conn.execute(select(C.c.code, C.c.judicial_index).where(C.c.code.in_(chunk)))})
+        return found
+
+    def _source_block(self, source: str, index: int) -> int | None:
+        with self.chain.store.read_engine.connect() as conn:
+            return conn.execute(select(A.c.height).where(A.c.chain_id == source, A.c.first_source_index <= index)
+                                .order_by(A.c.height.desc()).limit(1)).scalar_one_or_none()
+
+
+def bundle_entry(bundle_text: str) -> dict[str, Any]:
+    """The judicial entry a bundle carries (authenticated only once the bundle verifies)."""
+    from chain.tlog_proof import parse_tlog_proof
+
+    proof = parse_tlog_proof(bundle_text)
+    if proof.extra is None:
+        raise ValueError("the bundle carries no judicial entry")
+    return json.loads(proof.extra)
+
+
+def verify_bundle(bundle_text: str | bytes, judicial_vkey: str, evidence_digest: str | None = None) -> dict[str, Any]:
+    """Check an offline proof bundle with nothing but the judicial chain's public key.
+
+    The bundle's extra data is the judicial entry itself: its hash is the leaf, so the inclusion
+    proof authenticates it and a change to any byte fails. Raises ChainError (ProofError/NoteError)
+    or ValueError; returns the entry's facts.
+    """
+    from chain.note import parse_vkey
+    from chain.tlog_proof import parse_tlog_proof, verify_tlog_proof
+
+    proof = parse_tlog_proof(bundle_text)
+    if proof.extra is None:
+        raise ValueError("the bundle carries no judicial entry")
+    verifier = parse_vkey(judicial_vkey)
+    signed = verify_tlog_proof(proof, leaf_hash(proof.extra), verifier, origin=verifier.name)
+    entry = json.loads(proof.extra)
+    if evidence_digest is not None and not hmac.compare_digest(entry["digest"], evidence_digest.lower()):
+        raise ValueError("the bundle is genuine but the evidence's digest differs from the deposited one")
+    return {"index": proof.index, "tree_size": signed.checkpoint.size, "judicial_chain": signed.checkpoint.origin, **entry}
