@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from .court_cli import court_app
 from .demo import run_demo
 from .judicial_cli import judicial_app, verify_bundle_cmd
 from .ledger_cli import keys_app, ledger_app
@@ -25,6 +26,7 @@ app.add_typer(supervision_app, name="supervision")
 app.add_typer(regulator_app, name="regulator")
 app.add_typer(lender_app, name="lender")
 app.add_typer(judicial_app, name="judicial")
+app.add_typer(court_app, name="court")
 app.command("up")(up)
 app.command("verify-bundle")(verify_bundle_cmd)
 

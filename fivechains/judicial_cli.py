@@ -105,3 +105,84 @@ def verify_bundle_cmd(
     else:
         console.print(f"[green]verified[/]: deposit by {facts['lender']} at {facts['deposit_ms']} (supervision index {facts['source_index']}), "
                       f"judicial entry {facts['index']} in the tree of size {facts['tree_size']} of {facts['judicial_chain']}")
+
+
+judge_app = typer.Typer(help="Judges' accounts for the court portal.", no_args_is_help=True)
+judicial_app.add_typer(judge_app, name="judge")
+
+
+def _judicial_engine(data_dir: Path):  # type: ignore[no-untyped-def]
+    from judicial_chain.portal.accounts import create_tables
+    from judicial_chain.service import JudicialChain, JudicialConfig
+
+    chain = JudicialChain(JudicialConfig(data_dir))
+    create_tables(chain.store.engine)
+    return chain
+
+
+@judge_app.command("add")
+def judge_add(
+    judge_id: Annotated[str, typer.Argument(help="The judge's id, e.g. J001.")],
+    name: Annotated[str, typer.Option("--name")],
+    data_dir: DataDir,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a judge: prints a one-time password and an API token (shown once, stored only as hashes)."""
+    from judicial_chain.portal.accounts import AccountError, add_judge
+
+    chain = _judicial_engine(data_dir)
+    try:
+        made = add_judge(chain.store.engine, judge_id, name)
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        chain.close()
+    if json_out:
+        emit_json({"id": made.id, "name": made.name, "password": made.password, "token": made.token})
+    else:
+        console.print(f"judge [bold]{made.id}[/] ({made.name})\none-time password: {made.password}\nAPI token: {made.token}\n(shown once)")
+
+
+@judge_app.command("list")
+def judge_list(data_dir: DataDir, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List judges."""
+    from judicial_chain.portal.accounts import list_judges
+
+    chain = _judicial_engine(data_dir)
+    try:
+        judges = list_judges(chain.store.engine)
+    finally:
+        chain.close()
+    if json_out:
+        emit_json(judges)
+    else:
+        for j in judges:
+            console.print(f"{j['id']}  {j['name']}  {'enabled' if j['enabled'] else '[red]disabled[/]'}")
+
+
+@judge_app.command("disable")
+def judge_disable(judge_id: str, data_dir: DataDir) -> None:
+    """Disable a judge: the password and the token stop working."""
+    from judicial_chain.portal.accounts import AccountError, disable_judge
+
+    chain = _judicial_engine(data_dir)
+    try:
+        disable_judge(chain.store.engine, judge_id)
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        chain.close()
+    console.print(f"judge {judge_id} disabled")
+
+
+@judicial_app.command("portal")
+def portal_serve(data_dir: DataDir, port: Annotated[int, typer.Option(help="HTTP port.")] = 8600) -> None:
+    """Serve the court portal's API (reads the judicial chain in --data-dir)."""
+    import uvicorn
+
+    from judicial_chain.portal.api import create_portal_app
+    from judicial_chain.service import JudicialChain, JudicialConfig
+
+    chain = JudicialChain(JudicialConfig(data_dir))
+    console.print(f"court portal on http://127.0.0.1:{port} (API docs /docs)")
+    uvicorn.run(create_portal_app(chain), host="127.0.0.1", port=port, log_level="warning")

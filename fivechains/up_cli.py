@@ -14,7 +14,7 @@ def up(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Everything lives under here: supervision/, judicial/, certs/.")],
     supervision_port: Annotated[int, typer.Option("--supervision-port", help="Deposit API (HTTP).")] = 8400,
     judicial_port: Annotated[int, typer.Option("--judicial-port", help="Cross-chain service (gRPC, mutual TLS).")] = 8500,
-    portal_port: Annotated[int, typer.Option("--portal-port", help="Court portal (next release).")] = 8600,
+    portal_port: Annotated[int, typer.Option("--portal-port", help="Court portal (HTTP API).")] = 8600,
     seal_interval_ms: Annotated[int, typer.Option(help="Seal every T ms (or 10,000 entries).")] = 500,
 ) -> None:
     """Run the system: supervision chain → cross-link → judicial chain, keys and certificates made on first start."""
@@ -33,11 +33,22 @@ def up(
     judicial = JudicialChain(JudicialConfig(data_dir / "judicial"))
     judicial.register_source(supervision.config.chain_id, supervision.vkey)
     server = serve(judicial, judicial_port, certs)
+    import threading
+
+    from judicial_chain.portal.api import create_portal_app
+
+    portal = uvicorn.Server(uvicorn.Config(create_portal_app(judicial), host="127.0.0.1", port=portal_port, log_level="warning"))
+    portal.install_signal_handlers = lambda: None  # the main server owns the signals
+    portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)
+    portal_thread.start()
     console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://127.0.0.1:{judicial_port} (mutual TLS, certificates in {certs})")
     console.print(f"supervision chain [bold]{supervision.config.chain_id}[/]  http://127.0.0.1:{supervision_port}  (API docs /docs)")
-    console.print(f"regulator token in {data_dir / 'supervision' / 'regulator.token'}; court portal: not in this release (port {portal_port} kept free)")
+    console.print(f"court portal      http://127.0.0.1:{portal_port}  (API docs /docs; judges: fivechains judicial judge add ID --name N --data-dir {data_dir / 'judicial'})")
+    console.print(f"regulator token in {data_dir / 'supervision' / 'regulator.token'}")
     try:
         uvicorn.run(create_app(supervision), host="127.0.0.1", port=supervision_port, log_level="warning", timeout_graceful_shutdown=30)
     finally:
+        portal.should_exit = True
+        portal_thread.join(timeout=10)
         server.stop(grace=5).wait()
         judicial.close()

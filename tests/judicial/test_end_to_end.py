@@ -28,7 +28,8 @@ class System:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.sv_port, self.jc_port = free_port(), free_port()
+        self.sv_port, self.jc_port, self.portal_port = free_port(), free_port(), free_port()
+        self.portal = f"http://127.0.0.1:{self.portal_port}"
         self.url = f"http://127.0.0.1:{self.sv_port}"
         self.proc: subprocess.Popen | None = None
 
@@ -36,6 +37,7 @@ class System:
         log = open(self.data_dir.parent / "up.log", "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(self.data_dir),
                                       "--supervision-port", str(self.sv_port), "--judicial-port", str(self.jc_port),
+                                      "--portal-port", str(self.portal_port),
                                       "--seal-interval-ms", "100"], stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
         deadline = time.monotonic() + 30
@@ -104,3 +106,53 @@ def test_lender_cli_waits_for_codes(system, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     items = json.loads(out.read_text())["items"]
     assert len(items) == 4 and all(is_valid(i["deposit_code"]) and i["status"] == "anchored" for i in items)
+
+
+
+def test_court_verifies_the_lenders_receipts(system, tmp_path) -> None:
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    fc = lambda *a: subprocess.run([sys.executable, "-m", "fivechains.cli", *a], capture_output=True, text=True, env=env, timeout=180)  # noqa: E731
+    key_file = tmp_path / "lender.key"
+    fc("keys", "generate", "--out", str(key_file))
+    token = (system.data_dir / "supervision" / "regulator.token").read_text().strip()
+    assert fc("regulator", "lender", "add", "L8", "--name", "Lender Eight", "--licence", "GZ-8", "--pubkey", f"{key_file}.pub",
+              "--server", system.url, "--token", token).returncode == 0
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "contract.pdf").write_bytes(b"%PDF-1.7 loan contract 42")
+    (case / "repayments.jsonl").write_text("".join(json.dumps({"loan_id": "loan-42", "instalment": i}) + "\n" for i in range(1, 4)))
+    receipts = case / "receipts.json"
+    deposited = fc("lender", "deposit", str(case / "contract.pdf"), str(case / "repayments.jsonl"), "--server", system.url,
+                   "--lender", "L8", "--key", str(key_file), "--out", str(receipts), "--wait", "--timeout", "60")
+    assert deposited.returncode == 0, deposited.stderr
+    judge = json.loads(fc("judicial", "judge", "add", "J001", "--name", "Judge Chen", "--data-dir", str(system.data_dir / "judicial"), "--json").stdout)
+    report = tmp_path / "report.html"
+    ok = fc("court", "verify", str(receipts), "--portal", system.portal, "--token", judge["token"], "--case", "(2026)粤0192民初1号",
+            "--json", "--report", str(report))
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(ok.stdout)
+    assert result["counts"]["verified"] == 4 and all(i["verdict"] == "verified" and i["lender_id"] == "L8" for i in result["items"])
+    assert "存证核验报告" in report.read_text() and "Evidence verification report" in report.read_text()
+    # the evidence is changed after deposit: the court sees it, and nothing else about it
+    (case / "contract.pdf").write_bytes(b"%PDF-1.7 loan contract 42 (edited)")
+    changed = fc("court", "verify", str(receipts), "--portal", system.portal, "--token", judge["token"], "--json")
+    assert changed.returncode == 1
+    verdicts = {i.get("path", "").rsplit("/", 1)[-1] + str(i.get("line", "")): i for i in json.loads(changed.stdout)["items"]}
+    tampered = verdicts["contract.pdf"]
+    assert tampered["verdict"] == "tampered" and "lender_id" not in tampered and "digest" not in tampered
+    refused = fc("court", "verify", str(receipts), "--portal", system.portal, "--token", "fcj_wrong", "--json")
+    assert refused.returncode == 2 and "401" in refused.stderr
+    listed = fc("judicial", "judge", "list", "--data-dir", str(system.data_dir / "judicial"), "--json")
+    assert json.loads(listed.stdout)[0]["id"] == "J001"
+    from chain.storage import open_store
+    from judicial_chain.portal.accounts import verification_log
+
+    store = open_store(system.data_dir / "judicial" / "judicial.db")
+    try:
+        log = verification_log(store.engine)
+    finally:
+        store.close()
+    assert [(e["judge_id"], e["case_id"], e["items"]) for e in log] == [("J001", "(2026)粤0192民初1号", 4), ("J001", "unspecified", 4)]
+    assert json.loads(log[1]["counts"])["tampered"] == 1

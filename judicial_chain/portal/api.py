@@ -1,0 +1,196 @@
+"""The court portal's API: a judge submits a case's evidence in batch and gets a verdict per item.
+
+A batch runs as a job with progress (100,000 items do not hang one request). Every
+verification is logged (who, when, which case); failed look-ups are rate-limited per judge.
+"""
+
+import base64
+import binascii
+import csv
+import io
+import threading
+import time
+import uuid
+from collections import Counter, OrderedDict
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from supervision_chain.api import BodyLimit, _problem  # the same RFC 9457 shapes as the deposit API
+
+from ..service import JudicialChain
+from ..verification import VERDICTS, Evidence, Verifier
+from .accounts import create_tables, judge_by_token, log_verification
+
+MAX_ITEMS = 100_000
+MAX_BODY = 64 * 1024 * 1024
+FAILED_LOOKUPS_PER_MINUTE = 20_000
+CHUNK = 2000
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=64, description="Deposit code (存证编码), any case, hyphens optional.")
+    digest: str | None = Field(default=None, max_length=128, description="Hex digest of the evidence, if the record is not sent.")
+    record: Any = Field(default=None, description="A JSON record (hashed in its RFC 8785 form with the salt).")
+    content_b64: str | None = Field(default=None, description="A file's bytes, base64.")
+    salt: str | None = Field(default=None, max_length=64)
+    path: str | None = Field(default=None, max_length=1024)
+    line: int | None = Field(default=None, ge=1)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: str = Field(min_length=1, max_length=128, description="The court's case number.")
+    items: list[ItemIn] = Field(min_length=1)
+
+
+@dataclass
+class Job:
+    id: str
+    judge: str
+    case_id: str
+    total: int
+    done: int = 0
+    status: str = "running"
+    results: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(r["verdict"] for r in self.results)
+        return {v: counted.get(v, 0) for v in VERDICTS}
+
+    def view(self, offset: int, limit: int) -> dict[str, Any]:
+        out = {"job_id": self.id, "case_id": self.case_id, "status": self.status, "total": self.total, "done": self.done,
+               "counts": self.counts()}
+        if self.status == "done":
+            out["items"] = self.results[offset : offset + limit]
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class _FailureBudget:
+    """Per judge, failed look-ups in the last minute; over the budget, further batches wait."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._spent: dict[str, list[tuple[float, int]]] = {}
+        self._lock = threading.Lock()
+
+    def spent(self, judge: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            recent = [(t, n) for t, n in self._spent.get(judge, []) if now - t < 60]
+            self._spent[judge] = recent
+            return sum(n for _, n in recent)
+
+    def spend(self, judge: str, failed: int) -> None:
+        with self._lock:
+            self._spent.setdefault(judge, []).append((time.monotonic(), failed))
+
+
+def create_portal_app(chain: JudicialChain) -> FastAPI:
+    create_tables(chain.store.engine)
+    verifier = Verifier(chain)
+    jobs: OrderedDict[str, Job] = OrderedDict()
+    budget = _FailureBudget(FAILED_LOOKUPS_PER_MINUTE)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+
+    app = FastAPI(title="Five Chains — court portal (法院存证核验)", version="1.0", lifespan=lifespan,
+                  description="Judges verify evidence by deposit code, in batch. Errors are RFC 9457 problem+json.")
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()[:50]]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        return _problem(422, "invalid-input", "The request is not valid", f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
+                        request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        slug = {401: "unauthorized", 404: "not-found", 413: "too-many-items", 429: "rate-limited"}.get(exc.status_code, f"http-{exc.status_code}")
+        return _problem(exc.status_code, slug, str(exc.detail), str(exc.detail), request.url.path)
+
+    def judge(authorization: Annotated[str | None, Header()] = None) -> str:
+        token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
+        who = judge_by_token(chain.store.engine, token)
+        if who is None:
+            raise StarletteHTTPException(401, "a judge's API token is required (Authorization: Bearer …)")
+        return who
+
+    def run(job: Job, items: list[Evidence]) -> None:
+        try:
+            for start in range(0, len(items), CHUNK):
+                verdicts = verifier.verify(items[start : start + CHUNK])
+                job.results.extend(dict(v.to_dict(), bundle=v.bundle) if v.bundle else v.to_dict() for v in verdicts)
+                job.done = len(job.results)
+            counts = job.counts()
+            budget.spend(job.judge, counts["tampered"] + counts["unknown_code"] + counts["malformed"])
+            log_verification(chain.store.engine, job.judge, job.case_id, job.total, counts)
+            job.status = "done"
+        except Exception as exc:  # the job reports it; the server goes on
+            job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"
+
+    @app.post("/v1/verifications", status_code=202, tags=["verification"], summary="Verify a case's evidence in batch")
+    def submit(body: BatchIn, who: Annotated[str, Depends(judge)]) -> JSONResponse:
+        if len(body.items) > MAX_ITEMS:
+            raise StarletteHTTPException(413, f"at most {MAX_ITEMS:,} items in one batch")
+        if budget.spent(who) >= FAILED_LOOKUPS_PER_MINUTE:
+            raise StarletteHTTPException(429, "too many failed look-ups in the last minute; try again shortly")
+        items = []
+        for n, i in enumerate(body.items):
+            try:
+                content = base64.b64decode(i.content_b64, validate=True) if i.content_b64 is not None else None
+            except (binascii.Error, ValueError):
+                raise StarletteHTTPException(422, f"items.{n}.content_b64 is not base64") from None
+            items.append(Evidence(i.code, i.digest, content, i.record, i.salt, i.path, i.line))
+        job = Job(uuid.uuid4().hex, who, body.case_id, len(items))
+        jobs[job.id] = job
+        while len(jobs) > 200:
+            jobs.popitem(last=False)
+        threading.Thread(target=run, args=(job, items), daemon=True).start()
+        return JSONResponse({"job_id": job.id, "status": job.status, "total": job.total, "status_url": f"/v1/verifications/{job.id}"},
+                            status_code=202)
+
+    def owned(job_id: str, who: str) -> Job:
+        job = jobs.get(job_id)
+        if job is None or job.judge != who:
+            raise StarletteHTTPException(404, "no such verification")
+        return job
+
+    @app.get("/v1/verifications/{job_id}", tags=["verification"], summary="Progress, then the verdicts")
+    def status(job_id: Annotated[str, Path(max_length=64)], who: Annotated[str, Depends(judge)],
+               offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = MAX_ITEMS) -> JSONResponse:
+        return JSONResponse(owned(job_id, who).view(offset, limit))
+
+    @app.get("/v1/verifications/{job_id}/report.csv", tags=["verification"], response_class=PlainTextResponse, summary="Verdicts as CSV")
+    def report_csv(job_id: Annotated[str, Path(max_length=64)], who: Annotated[str, Depends(judge)]) -> PlainTextResponse:
+        job = owned(job_id, who)
+        out = io.StringIO()
+        columns = ["code", "verdict", "path", "line", "lender_id", "deposit_ms", "supervision_index", "judicial_index", "detail"]
+        writer = csv.DictWriter(out, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(job.results)
+        return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
+
+    @app.get("/v1/chain", tags=["verification"], summary="The judicial chain's id and verifier key (for offline bundles)")
+    def chain_info() -> dict[str, Any]:
+        return {"chain_id": chain.config.chain_id, "vkey": chain.vkey}
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
