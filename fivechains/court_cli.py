@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import json
 import time
 from pathlib import Path
@@ -15,8 +14,7 @@ import typer
 from .output import console, emit_json, fail, progress_bar
 
 court_app = typer.Typer(help="The court's tools: verify evidence by deposit code.", no_args_is_help=True)
-LABELS = {"verified": "verified 核验一致", "tampered": "tampered 数据不一致", "unknown_code": "unknown code 存证编码不存在",
-          "not_anchored": "not yet anchored 尚未上链", "malformed": "malformed 格式错误"}
+from judicial_chain.portal.report import LABELS  # noqa: E402  (the same labels as the report)
 
 
 def load_items(source: Path) -> list[dict[str, Any]]:
@@ -50,20 +48,6 @@ def load_items(source: Path) -> list[dict[str, Any]]:
     return items
 
 
-def write_report(path: Path, case_id: str, result: dict[str, Any]) -> None:
-    rows = "".join(
-        f"<tr><td>{html.escape(str(i.get('path', '')))}{(':' + str(i['line'])) if i.get('line') else ''}</td><td>{html.escape(i['code'])}</td>"
-        f"<td class='{i['verdict']}'>{LABELS[i['verdict']]}</td><td>{html.escape(str(i.get('lender_id', '')))}</td>"
-        f"<td>{html.escape(str(i.get('deposit_ms', '')))}</td><td>{html.escape(i['detail'])}</td></tr>" for i in result["items"])
-    counts = " · ".join(f"{LABELS[k]}: {v}" for k, v in result["counts"].items())
-    path.write_text(f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>存证核验报告 Evidence verification report — {html.escape(case_id)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #999;padding:4px;font-size:12px}}
-.verified{{color:#060}}.tampered,.unknown_code,.malformed{{color:#a00}}@media print{{body{{margin:0}}}}</style></head><body>
-<h1>存证核验报告 · Evidence verification report</h1><p>案号 Case: {html.escape(case_id)} · 生成时间 Generated: {time.strftime('%Y-%m-%d %H:%M:%S')}</p>
-<p>{counts}</p><table><tr><th>证据 Evidence</th><th>存证编码 Code</th><th>结论 Verdict</th><th>存证人 Depositor</th><th>存证时间 Deposit time (ms)</th><th>说明 Detail</th></tr>
-{rows}</table></body></html>""", encoding="utf-8")
-
-
 @court_app.command("verify")
 def verify(
     source: Annotated[Path, typer.Argument(help="receipts.json from the lender (records beside it), a directory holding it, or a JSON list of {code, digest}.")],
@@ -94,11 +78,11 @@ def verify(
                 if view["status"] != "running" or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
+        if report and view["status"] == "done":
+            report.write_text(http.get(f"/v1/verifications/{job}/report.html").text, encoding="utf-8")
     if view["status"] != "done":
         raise fail(f"the batch did not finish: {view.get('error', view['status'])}")
     result = {"counts": view["counts"], "items": [{k: v for k, v in i.items() if k != "bundle"} for i in view["items"]]}
-    if report:
-        write_report(report, case_id, result)
     if json_out:
         emit_json(result)
     else:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,6 +27,7 @@ from supervision_chain.api import BodyLimit, _problem  # the same RFC 9457 shape
 from ..service import JudicialChain
 from ..verification import VERDICTS, Evidence, Verifier
 from .accounts import create_tables, judge_by_token, log_verification
+from .report import render_report
 
 MAX_ITEMS = 100_000
 MAX_BODY = 64 * 1024 * 1024
@@ -77,6 +78,15 @@ class Job:
         return out
 
 
+def csv_report(job: Job) -> str:
+    out = io.StringIO()
+    columns = ["code", "verdict", "path", "line", "lender_id", "deposit_ms", "supervision_index", "judicial_index", "detail"]
+    writer = csv.DictWriter(out, columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(job.results)
+    return out.getvalue()
+
+
 class _FailureBudget:
     """Per judge, failed look-ups in the last minute; over the budget, further batches wait."""
 
@@ -97,11 +107,52 @@ class _FailureBudget:
             self._spent.setdefault(judge, []).append((time.monotonic(), failed))
 
 
+class JobBoard:
+    """Verification jobs: run in the background with progress, visible only to the judge who asked."""
+
+    def __init__(self, chain: JudicialChain) -> None:
+        self.chain = chain
+        self.verifier = Verifier(chain)
+        self.jobs: OrderedDict[str, Job] = OrderedDict()
+        self.budget = _FailureBudget(FAILED_LOOKUPS_PER_MINUTE)
+
+    def submit(self, who: str, case_id: str, items: list[Evidence]) -> Job:
+        if len(items) > MAX_ITEMS:
+            raise StarletteHTTPException(413, f"at most {MAX_ITEMS:,} items in one batch")
+        if not items:
+            raise StarletteHTTPException(422, "no evidence items")
+        if self.budget.spent(who) >= FAILED_LOOKUPS_PER_MINUTE:
+            raise StarletteHTTPException(429, "too many failed look-ups in the last minute; try again shortly")
+        job = Job(uuid.uuid4().hex, who, case_id, len(items))
+        self.jobs[job.id] = job
+        while len(self.jobs) > 200:
+            self.jobs.popitem(last=False)
+        threading.Thread(target=self._run, args=(job, items), daemon=True).start()
+        return job
+
+    def get(self, job_id: str, who: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None or job.judge != who:
+            raise StarletteHTTPException(404, "no such verification")
+        return job
+
+    def _run(self, job: Job, items: list[Evidence]) -> None:
+        try:
+            for start in range(0, len(items), CHUNK):
+                verdicts = self.verifier.verify(items[start : start + CHUNK])
+                job.results.extend(dict(v.to_dict(), bundle=v.bundle) if v.bundle else v.to_dict() for v in verdicts)
+                job.done = len(job.results)
+            counts = job.counts()
+            self.budget.spend(job.judge, counts["tampered"] + counts["unknown_code"] + counts["malformed"])
+            log_verification(self.chain.store.engine, job.judge, job.case_id, job.total, counts)
+            job.status = "done"
+        except Exception as exc:  # the job reports it; the server goes on
+            job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"
+
+
 def create_portal_app(chain: JudicialChain) -> FastAPI:
     create_tables(chain.store.engine)
-    verifier = Verifier(chain)
-    jobs: OrderedDict[str, Job] = OrderedDict()
-    budget = _FailureBudget(FAILED_LOOKUPS_PER_MINUTE)
+    board = JobBoard(chain)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -130,25 +181,8 @@ def create_portal_app(chain: JudicialChain) -> FastAPI:
             raise StarletteHTTPException(401, "a judge's API token is required (Authorization: Bearer …)")
         return who
 
-    def run(job: Job, items: list[Evidence]) -> None:
-        try:
-            for start in range(0, len(items), CHUNK):
-                verdicts = verifier.verify(items[start : start + CHUNK])
-                job.results.extend(dict(v.to_dict(), bundle=v.bundle) if v.bundle else v.to_dict() for v in verdicts)
-                job.done = len(job.results)
-            counts = job.counts()
-            budget.spend(job.judge, counts["tampered"] + counts["unknown_code"] + counts["malformed"])
-            log_verification(chain.store.engine, job.judge, job.case_id, job.total, counts)
-            job.status = "done"
-        except Exception as exc:  # the job reports it; the server goes on
-            job.status, job.error = "failed", f"{exc.__class__.__name__}: {exc}"
-
     @app.post("/v1/verifications", status_code=202, tags=["verification"], summary="Verify a case's evidence in batch")
     def submit(body: BatchIn, who: Annotated[str, Depends(judge)]) -> JSONResponse:
-        if len(body.items) > MAX_ITEMS:
-            raise StarletteHTTPException(413, f"at most {MAX_ITEMS:,} items in one batch")
-        if budget.spent(who) >= FAILED_LOOKUPS_PER_MINUTE:
-            raise StarletteHTTPException(429, "too many failed look-ups in the last minute; try again shortly")
         items = []
         for n, i in enumerate(body.items):
             try:
@@ -156,34 +190,26 @@ def create_portal_app(chain: JudicialChain) -> FastAPI:
             except (binascii.Error, ValueError):
                 raise StarletteHTTPException(422, f"items.{n}.content_b64 is not base64") from None
             items.append(Evidence(i.code, i.digest, content, i.record, i.salt, i.path, i.line))
-        job = Job(uuid.uuid4().hex, who, body.case_id, len(items))
-        jobs[job.id] = job
-        while len(jobs) > 200:
-            jobs.popitem(last=False)
-        threading.Thread(target=run, args=(job, items), daemon=True).start()
+        job = board.submit(who, body.case_id, items)
         return JSONResponse({"job_id": job.id, "status": job.status, "total": job.total, "status_url": f"/v1/verifications/{job.id}"},
                             status_code=202)
-
-    def owned(job_id: str, who: str) -> Job:
-        job = jobs.get(job_id)
-        if job is None or job.judge != who:
-            raise StarletteHTTPException(404, "no such verification")
-        return job
 
     @app.get("/v1/verifications/{job_id}", tags=["verification"], summary="Progress, then the verdicts")
     def status(job_id: Annotated[str, Path(max_length=64)], who: Annotated[str, Depends(judge)],
                offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = MAX_ITEMS) -> JSONResponse:
-        return JSONResponse(owned(job_id, who).view(offset, limit))
+        return JSONResponse(board.get(job_id, who).view(offset, limit))
 
     @app.get("/v1/verifications/{job_id}/report.csv", tags=["verification"], response_class=PlainTextResponse, summary="Verdicts as CSV")
     def report_csv(job_id: Annotated[str, Path(max_length=64)], who: Annotated[str, Depends(judge)]) -> PlainTextResponse:
-        job = owned(job_id, who)
-        out = io.StringIO()
-        columns = ["code", "verdict", "path", "line", "lender_id", "deposit_ms", "supervision_index", "judicial_index", "detail"]
-        writer = csv.DictWriter(out, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(job.results)
-        return PlainTextResponse(out.getvalue(), media_type="text/csv; charset=utf-8")
+        return PlainTextResponse(csv_report(board.get(job_id, who)), media_type="text/csv; charset=utf-8")
+
+    @app.get("/v1/verifications/{job_id}/report.html", tags=["verification"], response_class=HTMLResponse, summary="Printable report")
+    def report_html(job_id: Annotated[str, Path(max_length=64)], who: Annotated[str, Depends(judge)]) -> HTMLResponse:
+        return HTMLResponse(render_report(board.get(job_id, who), chain))
+
+    from .web import add_web_routes
+
+    add_web_routes(app, chain, board)
 
     @app.get("/v1/chain", tags=["verification"], summary="The judicial chain's id and verifier key (for offline bundles)")
     def chain_info() -> dict[str, Any]:

@@ -156,3 +156,69 @@ def test_court_verifies_the_lenders_receipts(system, tmp_path) -> None:
         store.close()
     assert [(e["judge_id"], e["case_id"], e["items"]) for e in log] == [("J001", "(2026)粤0192民初1号", 4), ("J001", "unspecified", 4)]
     assert json.loads(log[1]["counts"])["tampered"] == 1
+
+
+def test_judge_uses_the_web_page_in_a_real_browser(system, tmp_path) -> None:
+    import json
+    import shutil
+    import zipfile
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI: scripts/test should have installed Debian's chromium")
+        pytest.skip("Debian's chromium is not installed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    fc = lambda *a: subprocess.run([sys.executable, "-m", "fivechains.cli", *a], capture_output=True, text=True, env=env, timeout=180)  # noqa: E731
+    key_file = tmp_path / "lender.key"
+    fc("keys", "generate", "--out", str(key_file))
+    token = (system.data_dir / "supervision" / "regulator.token").read_text().strip()
+    fc("regulator", "lender", "add", "L9", "--name", "Lender Nine", "--licence", "GZ-9", "--pubkey", f"{key_file}.pub", "--server", system.url, "--token", token)
+    case = tmp_path / "case"
+    case.mkdir()
+    for n in range(3):
+        (case / f"contract-{n}.pdf").write_bytes(f"%PDF-1.7 contract {n}".encode())
+    deposited = fc("lender", "deposit", str(case), "--server", system.url, "--lender", "L9", "--key", str(key_file),
+                   "--out", str(case / "receipts.json"), "--wait", "--timeout", "60")
+    assert deposited.returncode == 0, deposited.stderr
+    receipts = json.loads((case / "receipts.json").read_text())
+    for item in receipts["items"]:
+        item["path"] = Path(item["path"]).name  # paths inside the ZIP
+    (case / "receipts.json").write_text(json.dumps(receipts))
+    (case / "contract-2.pdf").write_bytes(b"%PDF-1.7 contract 2, edited")  # one item is tampered
+    bundle = tmp_path / "case.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        for f in case.iterdir():
+            z.write(f, f.name)
+    judge = json.loads(fc("judicial", "judge", "add", "J9", "--name", "Judge Lin", "--data-dir", str(system.data_dir / "judicial"), "--json").stdout)
+
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.goto(system.portal + "/web/login")
+        assert "法官登录" in page.content() and "Judge sign-in" in page.content()
+        page.fill("#judge_id", "J9")
+        page.fill("#password", "wrong")
+        page.click("#sign-in")
+        assert "Wrong judge ID or password" in page.inner_text("#error")
+        page.fill("#judge_id", "J9")
+        page.fill("#password", judge["password"])
+        page.click("#sign-in")
+        page.fill("#case_id", "(2026)粤0192民初7号")
+        page.set_input_files("#bundle", str(bundle))
+        page.click("#verify")
+        page.wait_for_selector("#results", state="visible", timeout=30_000)
+        assert page.inner_text("#count-verified").endswith(": 2")
+        assert page.inner_text("#count-tampered").endswith(": 1")
+        page.click("th[data-key=verdict]")  # sortable
+        verdicts = page.eval_on_selector_all("#results tbody tr td:nth-child(3)", "cells => cells.map(c => c.className)")
+        assert verdicts == sorted(verdicts)
+        page.screenshot(path=str(tmp_path / "portal.png"), full_page=True)
+        report_url = page.get_attribute("#report-html", "href")
+        page.goto(system.portal + report_url)
+        report = page.content()
+        assert "存证核验报告" in report and "(2026)粤0192民初7号" in report and "数据不一致 tampered" in report
+        browser.close()
+    shutil.copy(tmp_path / "portal.png", system.data_dir.parent / "portal-screenshot.png")
