@@ -188,12 +188,18 @@ class Ledger:
 
     def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
         """Proof that entry ``index`` is in the tree of ``tree_size`` (default: latest sealed)."""
+        return self.inclusion_proofs([index], tree_size)[0]
+
+    def inclusion_proofs(self, indexes: Sequence[int], tree_size: int | None = None) -> list[InclusionProof]:
+        """Proofs of many entries in one tree (the size is checked once; shared nodes are read once)."""
         size = self._sealed_or(tree_size)
-        if not 0 <= index < size:
-            raise LedgerStateError(f"entry {index} is not in the tree of size {size}")
-        hashes = [self._tiles.range_hash(a, b) for a, b in inclusion_ranges(index, size)]
-        leaf = self._tiles.node(0, index)
-        return InclusionProof(index, size, leaf, hashes)
+        out = []
+        for index in indexes:
+            if not 0 <= index < size:
+                raise LedgerStateError(f"entry {index} is not in the tree of size {size}")
+            hashes = [self._tiles.range_hash(a, b) for a, b in inclusion_ranges(index, size)]
+            out.append(InclusionProof(index, size, self._tiles.node(0, index), hashes))
+        return out
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
         """Proof that the tree of ``old_size`` is a prefix of the tree of ``new_size``."""

@@ -117,6 +117,8 @@ class TileReader:
         self._expanded: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
         self._limits = (cache_tiles, cache_expanded)
         self._lock = threading.Lock()  # proofs may be asked from many threads at once
+        self._ranges: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._partial_nodes: OrderedDict[tuple[int, int], bytes] = OrderedDict()
 
     def _hashes(self, level: int, index: int, need: int) -> list[bytes]:
         key = (level, index)
@@ -159,8 +161,31 @@ class TileReader:
             return self._levels((level, tile), hashes)[sub][offset >> sub]
         if len(hashes) < offset + count:
             raise LookupError(f"the tree has no complete subtree of height {height} at index {index} yet")
-        return hashes[offset] if count == 1 else root(hashes[offset : offset + count], self.suite)
+        if count == 1:
+            return hashes[offset]
+        key = (height, index)  # a perfect subtree inside a partial tile: complete, so it never changes
+        value = self._partial_nodes.get(key)
+        if value is None:
+            value = self._partial_nodes[key] = root(hashes[offset : offset + count], self.suite)
+            if len(self._partial_nodes) > 4096:
+                self._partial_nodes.popitem(last=False)
+        return value
 
     def range_hash(self, begin: int, end: int) -> bytes:
-        """Merkle Tree Hash of leaves [begin, end) for a range that occurs in an RFC 9162 tree."""
-        return fold_right([self.node(h, i) for h, i in range_nodes(begin, end)], self.suite)
+        """Merkle Tree Hash of leaves [begin, end) for a range that occurs in an RFC 9162 tree.
+
+        A range's hash never changes once its leaves are sealed, so ragged right-edge ranges
+        (shared by every proof at one tree size) are remembered.
+        """
+        key = (begin, end)
+        with self._lock:
+            hit = self._ranges.get(key)
+        if hit is not None:
+            return hit
+        value = fold_right([self.node(h, i) for h, i in range_nodes(begin, end)], self.suite)
+        if (end - begin) & (end - begin - 1):  # not a single perfect node: worth remembering
+            with self._lock:
+                self._ranges[key] = value
+                if len(self._ranges) > 4096:
+                    self._ranges.popitem(last=False)
+        return value

@@ -15,6 +15,7 @@ offline proof bundle: a code alone reveals nothing.
 
 from __future__ import annotations
 
+import bisect
 import hmac
 import json
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class Verifier:
     def verify(self, items: list[Evidence], with_bundles: bool = True) -> list[Verdict]:
         checkpoint = self.chain.ledger.latest_checkpoint()
         size = checkpoint.checkpoint.size if checkpoint else 0
+        checkpoint_text = checkpoint.to_text() if checkpoint else ""
         normalized: list[str | None] = []
         out: list[Verdict] = []
         for item in items:
@@ -96,6 +98,13 @@ class Verifier:
             except CodeError:
                 normalized.append(None)
         found = self._lookup([c for c in normalized if c])
+        entries = self._entries(sorted({i for i in found.values() if i < size}))
+        judicial_ends = [b.tree_size for b in self.chain.store.blocks()]  # block heights by bisecting their tree sizes
+        anchors = self._anchors()
+        proofs = {}
+        if with_bundles and checkpoint is not None:
+            wanted = sorted(entries)
+            proofs = dict(zip(wanted, self.chain.ledger.inclusion_proofs(wanted, size)))
         for item, code in zip(items, normalized):
             shown = format_code(code) if code else item.code
             if code is None:
@@ -113,7 +122,7 @@ class Verifier:
             if index >= size:
                 out.append(Verdict(shown, "not_anchored", "the code's entry is not in a signed checkpoint yet", item.path, item.line))
                 continue
-            entry = self.chain.store.entries(index, index + 1)[0].data
+            entry = entries[index]
             record = json.loads(entry)
             if not hmac.compare_digest(record["digest"], digest):
                 out.append(Verdict(shown, "tampered", "no match: the evidence's digest differs from the deposited one", item.path, item.line))
@@ -121,14 +130,13 @@ class Verifier:
             facts = {
                 "lender_id": record["lender"], "record_type": record["type"], "deposit_ms": record["deposit_ms"],
                 "supervision_chain": record["source"], "supervision_index": record["source_index"],
-                "supervision_block": self._source_block(record["source"], record["source_index"]),
-                "judicial_index": index, "judicial_block": self.chain.ledger.block_containing(index).header.height,  # type: ignore[union-attr]
+                "supervision_block": _height_of(anchors.get(record["source"], []), record["source_index"]),
+                "judicial_index": index, "judicial_block": bisect.bisect_right(judicial_ends, index),
                 "judicial_chain": self.chain.config.chain_id, "digest": digest,
             }
             bundle = None
             if with_bundles:
-                proof = self.chain.ledger.inclusion_proof(index, size)
-                bundle = format_tlog_proof(index, proof.hashes, checkpoint.to_text(), extra=entry)  # type: ignore[union-attr]
+                bundle = format_tlog_proof(index, proofs[index].hashes, checkpoint_text, extra=entry)
             out.append(Verdict(shown, "verified", "the evidence matches the deposit", item.path, item.line, facts, bundle))
         return out
 
@@ -140,10 +148,33 @@ class Verifier:
                 found.update({c: int(j) for c, j in conn.execute(select(C.c.code, C.c.judicial_index).where(C.c.code.in_(chunk)))})
         return found
 
-    def _source_block(self, source: str, index: int) -> int | None:
+    def _entries(self, indexes: list[int]) -> dict[int, bytes]:
+        """The judicial entries at ``indexes``, read in a few range scans rather than one query each."""
+        out: dict[int, bytes] = {}
+        start = 0
+        while start < len(indexes):
+            end = start
+            while end + 1 < len(indexes) and indexes[end + 1] - indexes[start] < 4096:
+                end += 1
+            wanted = set(indexes[start : end + 1])
+            for e in self.chain.store.entries(indexes[start], indexes[end] + 1):
+                if e.index in wanted:
+                    out[e.index] = e.data
+            start = end + 1
+        return out
+
+    def _anchors(self) -> dict[str, list[tuple[int, int]]]:
+        """Per source chain, (first source index, height) of every anchored block, in order."""
+        out: dict[str, list[tuple[int, int]]] = {}
         with self.chain.store.read_engine.connect() as conn:
-            return conn.execute(select(A.c.height).where(A.c.chain_id == source, A.c.first_source_index <= index)
-                                .order_by(A.c.height.desc()).limit(1)).scalar_one_or_none()
+            for chain_id, first, height in conn.execute(select(A.c.chain_id, A.c.first_source_index, A.c.height).order_by(A.c.chain_id, A.c.height)):
+                out.setdefault(chain_id, []).append((int(first), int(height)))
+        return out
+
+
+def _height_of(anchors: list[tuple[int, int]], source_index: int) -> int | None:
+    pos = bisect.bisect_right(anchors, (source_index, float("inf"))) - 1
+    return anchors[pos][1] if pos >= 0 else None
 
 
 def bundle_entry(bundle_text: str) -> dict[str, Any]:

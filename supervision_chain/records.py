@@ -60,8 +60,28 @@ class Item:
     meta: dict[str, Any] | None = None
 
 
+def _plain_json(value: Any) -> bool:
+    """True when compact, sorted ``json.dumps`` is byte-for-byte RFC 8785 for ``value``:
+    no floats (JCS formats numbers its own way), integers within ±2^53, ASCII keys
+    (JCS sorts keys by UTF-16 code units), and no lone surrogates."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if kind is int:
+        return -MAX_SAFE_INT <= value <= MAX_SAFE_INT
+    if value is None or kind is bool:
+        return True
+    if kind is list:
+        return all(_plain_json(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain_json(v) for k, v in value.items())
+    return False
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of a JSON value."""
+    """RFC 8785 (JCS) bytes of a JSON value (the standard library's encoder when that is identical)."""
+    if _plain_json(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return rfc8785.dumps(value)
 
 

@@ -28,3 +28,21 @@ def test_entry_bytes_are_json_with_sorted_keys(lender) -> None:
     parsed = json.loads(data)
     assert parsed == {"accepted": 7, "digest": "ab" * 32, "event": 5, "item": "00" * 32, "lender": lender, "type": "repayment"}
     assert data == json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(value=json_values)
+def test_canonical_json_is_rfc8785(value) -> None:
+    from supervision_chain.records import canonical_json
+
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        return  # values RFC 8785 refuses (e.g. integers beyond 2^53) are not our fast path's either
+    assert canonical_json(value) == expected
