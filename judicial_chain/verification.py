@@ -148,6 +148,17 @@ class Verifier:
                 found.update({c: int(j) for c, j in conn.execute(select(C.c.code, C.c.judicial_index).where(C.c.code.in_(chunk)))})
         return found
 
+    def bundles(self, indexes: list[int]) -> dict[int, str]:
+        """Offline proof bundles for judicial entries, against the latest signed checkpoint."""
+        checkpoint = self.chain.ledger.latest_checkpoint()
+        if checkpoint is None or not indexes:
+            return {}
+        wanted = sorted(set(indexes))
+        entries = self._entries(wanted)
+        proofs = self.chain.ledger.inclusion_proofs(wanted, checkpoint.checkpoint.size)
+        text = checkpoint.to_text()
+        return {p.index: format_tlog_proof(p.index, p.hashes, text, extra=entries[p.index]) for p in proofs}
+
     def _entries(self, indexes: list[int]) -> dict[int, bytes]:
         """The judicial entries at ``indexes``, read in a few range scans rather than one query each."""
         out: dict[int, bytes] = {}

@@ -139,8 +139,8 @@ class JobBoard:
     def _run(self, job: Job, items: list[Evidence]) -> None:
         try:
             for start in range(0, len(items), CHUNK):
-                verdicts = self.verifier.verify(items[start : start + CHUNK])
-                job.results.extend(dict(v.to_dict(), bundle=v.bundle) if v.bundle else v.to_dict() for v in verdicts)
+                verdicts = self.verifier.verify(items[start : start + CHUNK], with_bundles=False)  # bundles on request
+                job.results.extend(v.to_dict() for v in verdicts)
                 job.done = len(job.results)
             counts = job.counts()
             self.budget.spend(job.judge, counts["tampered"] + counts["unknown_code"] + counts["malformed"])
@@ -210,6 +210,16 @@ def create_portal_app(chain: JudicialChain) -> FastAPI:
     from .web import add_web_routes
 
     add_web_routes(app, chain, board)
+
+    @app.get("/v1/verifications/{job_id}/items/{position}/bundle", tags=["verification"], response_class=PlainTextResponse,
+             summary="Offline proof bundle (C2SP tlog-proof) of one verified item")
+    def bundle(job_id: Annotated[str, Path(max_length=64)], position: Annotated[int, Path(ge=0, le=MAX_ITEMS)],
+               who: Annotated[str, Depends(judge)]) -> PlainTextResponse:
+        job = board.get(job_id, who)
+        if position >= len(job.results) or job.results[position]["verdict"] != "verified":
+            raise StarletteHTTPException(404, "only a verified item has a proof bundle")
+        index = job.results[position]["judicial_index"]
+        return PlainTextResponse(board.verifier.bundles([index])[index], headers={"Content-Disposition": f'attachment; filename="item-{position}.tlog-proof"'})
 
     @app.get("/v1/chain", tags=["verification"], summary="The judicial chain's id and verifier key (for offline bundles)")
     def chain_info() -> dict[str, Any]:

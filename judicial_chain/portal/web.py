@@ -160,7 +160,9 @@ def add_web_routes(app: FastAPI, chain: Any, board: Any) -> None:
         job = _job(request, job_id)
         if job is None:
             return RedirectResponse("/web/login", status_code=303)
-        body = json.dumps({"case_id": job.case_id, "counts": job.counts(), "items": job.results}, ensure_ascii=False, indent=2)
+        bundles = board.verifier.bundles([r["judicial_index"] for r in job.results if r["verdict"] == "verified"])
+        items = [dict(r, bundle=bundles[r["judicial_index"]]) if r["verdict"] == "verified" else r for r in job.results]
+        body = json.dumps({"case_id": job.case_id, "counts": job.counts(), "items": items}, ensure_ascii=False, indent=2)
         return Response(body, media_type="application/json", headers={"Content-Disposition": f'attachment; filename="verification-{job.id}.json"'})
 
     @app.get("/web/jobs/{job_id}/report.csv", include_in_schema=False)

@@ -222,3 +222,35 @@ def test_judge_uses_the_web_page_in_a_real_browser(system, tmp_path) -> None:
         assert "存证核验报告" in report and "(2026)粤0192民初7号" in report and "数据不一致 tampered" in report
         browser.close()
     shutil.copy(tmp_path / "portal.png", system.data_dir.parent / "portal-screenshot.png")
+
+
+def test_portal_api_bundles_and_limits(system, tmp_path) -> None:
+    import json
+
+    from judicial_chain.verification import verify_bundle
+
+    key = _register(system.data_dir)
+    with LenderClient(system.url, "L1", key) as client:
+        answer = client.deposit([DepositItem(f"{i:064x}", "contract", f"loan-{i}", int(time.time() * 1000)) for i in range(3)])
+        views = client.wait_for([i["index"] for i in answer["items"]], "anchored", timeout=30)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    made = subprocess.run([sys.executable, "-m", "fivechains.cli", "judicial", "judge", "add", "J2", "--name", "Judge Wu",
+                           "--data-dir", str(system.data_dir / "judicial"), "--json"], capture_output=True, text=True, env=env, timeout=60)
+    auth = {"Authorization": "Bearer " + json.loads(made.stdout)["token"]}
+    items = [{"code": views[i]["deposit_code"], "digest": f"{n:064x}"} for n, i in enumerate(sorted(views))]
+    items.append({"code": "0000-0000-0000-00", "digest": "00" * 32})
+    job = httpx.post(system.portal + "/v1/verifications", json={"case_id": "c1", "items": items}, headers=auth).json()["job_id"]
+    for _ in range(100):
+        view = httpx.get(f"{system.portal}/v1/verifications/{job}", headers=auth).json()
+        if view["status"] == "done":
+            break
+        time.sleep(0.1)
+    assert view["counts"]["verified"] == 3 and view["counts"]["unknown_code"] == 1
+    bundle = httpx.get(f"{system.portal}/v1/verifications/{job}/items/1/bundle", headers=auth)
+    vkey = httpx.get(system.portal + "/v1/chain").json()["vkey"]
+    assert verify_bundle(bundle.text, vkey, f"{1:064x}")["source_index"] == sorted(views)[1]
+    assert httpx.get(f"{system.portal}/v1/verifications/{job}/items/3/bundle", headers=auth).status_code == 404
+    # another judge cannot see this job; no token, no verification
+    assert httpx.get(f"{system.portal}/v1/verifications/{job}").status_code == 401
+    too_many = httpx.post(system.portal + "/v1/verifications", json={"case_id": "c2", "items": [{"code": "x"}] * 100_001}, headers=auth, timeout=60)
+    assert too_many.status_code == 413 and too_many.headers["content-type"].startswith("application/problem+json")
