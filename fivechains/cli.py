@@ -35,9 +35,10 @@ app.command("verify-bundle")(verify_bundle_cmd)
 def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo ledger lives.")] = Path("data/demo"),
     records: Annotated[int, typer.Option(help="How many sample records to deposit.")] = 5000,
+    keep_running: Annotated[bool, typer.Option("--keep-running/--no-keep-running", help="Leave the system up for the browser.")] = False,
 ) -> None:
-    """Show the ledger working: deposit, seal, prove offline, audit, catch a tampered row."""
-    run_demo(data_dir, records)
+    """Show the system working: ledger, deposits and codes, then a case for the court portal."""
+    run_demo(data_dir, records, keep_running=keep_running)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def _record(i: int) -> bytes:
     ).encode()
 
 
-def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5) -> None:
+def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5, keep_running: bool = False) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     key_file = data_dir / KEY_FILE
     if not key_file.exists():
@@ -108,5 +108,5 @@ def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5) -> None:
             Path(str(tampered) + suffix).unlink(missing_ok=True)
     from .demo_supervision import run_supervision_demo
 
-    run_supervision_demo(data_dir)
+    run_supervision_demo(data_dir, keep_running)
     console.rule("done")

@@ -30,15 +30,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_supervision_demo(data_dir: Path) -> None:
-    """Start `fivechains up` (supervision API + judicial gRPC), deposit as a lender, show the codes."""
+def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
+    """Start `fivechains up`, deposit as a lender, show the codes, prepare a case for the court portal."""
     console.rule("[bold]fivechains up[/] — supervision chain (监管链) → judicial chain (司法链): a lender deposits, codes come back")
     system_dir = data_dir / "system"
-    sport, jport = _free_port(), _free_port()
+    sport, jport, pport = _free_port(), _free_port(), _free_port()
     url = f"http://127.0.0.1:{sport}"
+    portal = f"http://127.0.0.1:{pport}"
     log_path = data_dir / "up.log"
     command = [sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(system_dir),
-               "--supervision-port", str(sport), "--judicial-port", str(jport), "--seal-interval-ms", "200"]
+               "--supervision-port", str(sport), "--judicial-port", str(jport), "--portal-port", str(pport), "--seal-interval-ms", "200"]
     console.print("$ fivechains up --data-dir " + str(system_dir) + f" --supervision-port {sport} --judicial-port {jport}")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -91,9 +92,50 @@ def run_supervision_demo(data_dir: Path) -> None:
             bad["items"][0]["digest"] = "not-a-digest"
             refused = httpx.post(url + "/v1/deposits", json=bad)
             console.print(f"a malformed request → {refused.status_code} {refused.headers['content-type']}: {refused.json()['detail']}")
+        case_zip, judge_id, password = _demo_case(data_dir, system_dir, records, salts, views, answer)
+        console.rule("[bold]court portal 法院存证核验[/]")
+        console.print("verify the demo case in a browser · 在浏览器中核验演示案件:")
+        console.print(f"  portal   {portal}/web/login", soft_wrap=True)
+        console.print(f"  judge    {judge_id}", soft_wrap=True)
+        console.print(f"  password {password}", soft_wrap=True)
+        console.print(f"  case     {case_zip.resolve()}  (two records verify; one was edited after deposit: tampered)", soft_wrap=True)
+        if keep_running:
+            console.print("the system keeps running; press Ctrl-C to stop")
+            try:
+                proc.wait()
+            except KeyboardInterrupt:
+                pass
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _demo_case(data_dir: Path, system_dir: Path, records: list, salts: list, views: dict, answer: dict) -> tuple[Path, str, str]:
+    """A case bundle (ZIP with receipts.json and the records) and a judge to verify it."""
+    import json
+    import zipfile
+
+    case_dir = data_dir / "demo-case"
+    case_dir.mkdir(exist_ok=True)
+    rows = []
+    for n, ((kind, record), salt, item) in enumerate(zip(records, salts, answer["items"])):
+        name = f"{n + 1}-{kind}.json"
+        content = dict(record, note="edited after deposit") if n == 2 else record  # the third one is tampered
+        (case_dir / name).write_text(json.dumps(content, ensure_ascii=False) + "\n", encoding="utf-8")
+        rows.append({"path": name, "line": 1, "salt": salt, "deposit_code": views[item["index"]]["deposit_code"], "index": item["index"]})
+    (case_dir / "receipts.json").write_text(json.dumps({"items": rows}, indent=2), encoding="utf-8")
+    case_zip = data_dir / "demo-case.zip"
+    with zipfile.ZipFile(case_zip, "w") as archive:
+        for f in sorted(case_dir.iterdir()):
+            archive.write(f, f.name)
+    judge_id = "DEMO-JUDGE"
+    made = subprocess.run([sys.executable, "-m", "fivechains.cli", "judicial", "judge", "add", judge_id, "--name", "演示法官 Demo judge",
+                           "--data-dir", str(system_dir / "judicial"), "--json"], capture_output=True, text=True, timeout=60)
+    if made.returncode != 0:  # already made on an earlier run: a fresh one
+        judge_id = f"DEMO-JUDGE-{int(time.time())}"
+        made = subprocess.run([sys.executable, "-m", "fivechains.cli", "judicial", "judge", "add", judge_id, "--name", "演示法官 Demo judge",
+                               "--data-dir", str(system_dir / "judicial"), "--json"], capture_output=True, text=True, timeout=60)
+    return case_zip, judge_id, json.loads(made.stdout)["password"]

@@ -67,3 +67,4 @@ def test_demo_shows_the_ledger_working(tmp_path: Path) -> None:
     out = run("demo", "--data-dir", str(tmp_path / "demo"), "--records", "600").stdout
     assert "OK supervision.demo.fivechains/gz: 5 blocks, 600 entries" in out
     assert "FAILED" in out and "entry 300" in out
+    assert "anchored" in out and "DEMO-JUDGE" in out and "demo-case.zip" in out
