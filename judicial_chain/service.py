@@ -93,7 +93,7 @@ def edge_from_bytes(blob: bytes, size: int, suite: Any) -> RightEdge:
 
 _PLAIN = re.compile(r"^[A-Za-z0-9._:/-]*$")
 _SUPERVISION_ENTRY = re.compile(
-    rb'\{"accepted":(0|[1-9][0-9]{0,15}),"digest":"([0-9a-f]{64})","event":(?:0|[1-9][0-9]{0,15}),"item":"[0-9a-f]{64}",'
+    rb'\{"accepted":(0|[1-9][0-9]{0,15}),"digest":"([0-9a-f]{64})","event":(0|[1-9][0-9]{0,15}),"item":"[0-9a-f]{64}",'
     rb'"lender":"([A-Za-z0-9._:/-]{1,64})","type":"([a-z]{1,16})"\}')
 
 
@@ -103,13 +103,14 @@ def judicial_entry(source: str, index: int, record: dict[str, Any]) -> bytes:
     Canonical JSON (sorted keys, compact); when every string holds only characters JSON never
     escapes, it is written directly, byte for byte what ``json.dumps`` would give.
     """
-    accepted, digest, lender, kind = record["accepted"], record["digest"], record["lender"], record["type"]
-    if (type(accepted) is int and type(index) is int and all(type(v) is str and _PLAIN.match(v) for v in (digest, lender, kind, source))):
-        return ('{"deposit_ms":%d,"digest":"%s","lender":"%s","source":"%s","source_index":%d,"type":"%s"}'
-                % (accepted, digest, lender, source, index, kind)).encode()
+    accepted, event, digest, lender, kind = record["accepted"], record["event"], record["digest"], record["lender"], record["type"]
+    if (type(accepted) is int and type(event) is int and type(index) is int
+            and all(type(v) is str and _PLAIN.match(v) for v in (digest, lender, kind, source))):
+        return ('{"deposit_ms":%d,"digest":"%s","event_ms":%d,"lender":"%s","source":"%s","source_index":%d,"type":"%s"}'
+                % (accepted, digest, event, lender, source, index, kind)).encode()
     return json.dumps(
-        {"deposit_ms": record["accepted"], "digest": record["digest"], "lender": record["lender"],
-         "source": source, "source_index": index, "type": record["type"]},
+        {"deposit_ms": accepted, "digest": digest, "event_ms": event, "lender": lender,
+         "source": source, "source_index": index, "type": kind},
         sort_keys=True, separators=(",", ":"), ensure_ascii=False,
     ).encode()
 
@@ -193,8 +194,9 @@ class JudicialChain:
                 plain = _SUPERVISION_ENTRY.fullmatch(data)
                 try:
                     if plain:  # the canonical form the supervision chain writes: no JSON parser needed
-                        accepted, digest, lender, kind = plain.groups()
-                        record = {"accepted": int(accepted), "digest": digest.decode(), "lender": lender.decode(), "type": kind.decode()}
+                        accepted, digest, event, lender, kind = plain.groups()
+                        record = {"accepted": int(accepted), "digest": digest.decode(), "event": int(event), "lender": lender.decode(),
+                                  "type": kind.decode()}
                     else:
                         record = json.loads(data)
                     judicial.append(judicial_entry(source_chain_id, index, record))

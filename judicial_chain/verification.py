@@ -128,7 +128,7 @@ class Verifier:
                 out.append(Verdict(shown, "tampered", "no match: the evidence's digest differs from the deposited one", item.path, item.line))
                 continue
             facts = {
-                "lender_id": record["lender"], "record_type": record["type"], "deposit_ms": record["deposit_ms"],
+                "lender_id": record["lender"], "record_type": record["type"], "deposit_ms": record["deposit_ms"], "event_ms": record["event_ms"],
                 "supervision_chain": record["source"], "supervision_index": record["source_index"],
                 "supervision_block": _height_of(anchors.get(record["source"], []), record["source_index"]),
                 "judicial_index": index, "judicial_block": bisect.bisect_right(judicial_ends, index),

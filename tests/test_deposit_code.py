@@ -54,9 +54,10 @@ def test_judicial_entry_fast_path_equals_json() -> None:
 
     from judicial_chain.service import judicial_entry
 
-    for record in ({"accepted": 5, "digest": "ab" * 32, "lender": "L1", "type": "repayment"},
-                   {"accepted": 5, "digest": "ab" * 32, "lender": "银行 \"q\"", "type": "repayment"}):
+    for record in ({"accepted": 5, "event": 3, "digest": "ab" * 32, "lender": "L1", "type": "repayment"},
+                   {"accepted": 5, "event": 3, "digest": "ab" * 32, "lender": "银行 \"q\"", "type": "repayment"}):
         data = judicial_entry("s.x/gz", 7, record)
-        expected = {"deposit_ms": 5, "digest": "ab" * 32, "lender": record["lender"], "source": "s.x/gz", "source_index": 7, "type": "repayment"}
+        expected = {"deposit_ms": 5, "digest": "ab" * 32, "event_ms": 3, "lender": record["lender"], "source": "s.x/gz", "source_index": 7,
+                    "type": "repayment"}
         assert json.loads(data) == expected
         assert data == json.dumps(expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
