@@ -137,3 +137,12 @@ def load_public_key(source: str | Path) -> Ed25519PublicKey:
         if len(blob) == 32:
             return Ed25519PublicKey.from_public_bytes(blob)
     raise KeyFileError("not an Ed25519 public key (PEM, 32 bytes in hex or base64, or a verifier key)")
+
+
+def load_or_create_signer(path: str | Path, name: str):  # -> chain.note.Ed25519NoteSigner
+    """A chain's note signer from its key file, making the key (0600) on first use."""
+    from .note import Ed25519NoteSigner
+
+    if not Path(path).exists():
+        generate_keypair(path)
+    return Ed25519NoteSigner(name, load_private_key(path))

@@ -17,10 +17,9 @@ from rich.table import Table
 
 from chain.audit import audit_ledger
 from chain.errors import ChainError
-from chain.keys import generate_keypair, load_private_key
+from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import verify_consistency
-from chain.note import Ed25519NoteSigner
 from chain.storage import open_store
 from chain.tlog_proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
 
@@ -43,10 +42,7 @@ def _record(i: int) -> bytes:
 
 def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5, keep_running: bool = False) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    key_file = data_dir / KEY_FILE
-    if not key_file.exists():
-        generate_keypair(key_file)
-    signer = Ed25519NoteSigner(CHAIN_ID, load_private_key(key_file))
+    signer = load_or_create_signer(data_dir / KEY_FILE, CHAIN_ID)
     store = open_store(data_dir / DB_FILE)
     ledger = Ledger.create(store, CHAIN_ID, signer)
     console.rule("[bold]Five Chains ledger demo[/] — supervision chain on embedded SQLite")

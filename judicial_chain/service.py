@@ -25,10 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from chain.block import GENESIS_PREV, open_block
 from chain.checkpoint import open_checkpoint
 from chain.errors import ChainError, NoteError, StorageError
-from chain.keys import generate_keypair, load_private_key
+from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
-from chain.note import Ed25519NoteSigner, Ed25519NoteVerifier, format_vkey, parse_vkey
+from chain.note import Ed25519NoteVerifier, format_vkey, parse_vkey
 from chain.storage import insert_rows, open_store
 from chain.tiles import RightEdge
 
@@ -119,10 +119,7 @@ class JudicialChain:
     def __init__(self, config: JudicialConfig) -> None:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        key_file = config.data_dir / KEY_FILE
-        if not key_file.exists():
-            generate_keypair(key_file)
-        self.signer = Ed25519NoteSigner(config.chain_id, load_private_key(key_file))
+        self.signer = load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id)
         self.store = open_store(config.db_url or config.data_dir / "judicial.db")
         for table in JUDICIAL_TABLES:
             table.create(self.store.engine, checkfirst=True)

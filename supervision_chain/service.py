@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 
 from chain.encoding import b64encode
-from chain.keys import generate_keypair, load_private_key
+from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash, root
-from chain.note import Ed25519NoteSigner, format_vkey, sign_note
+from chain.note import format_vkey, sign_note
 from chain.storage import open_store
 
 from .anchorer import Anchorer
@@ -82,10 +82,7 @@ class SupervisionChain:
     def __init__(self, config: SupervisionConfig) -> None:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        key_file = config.data_dir / KEY_FILE
-        if not key_file.exists():
-            generate_keypair(key_file)
-        self.signer = Ed25519NoteSigner(config.chain_id, load_private_key(key_file))
+        self.signer = load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id)
         self.store = open_supervision_store(config)
         self.ledger = Ledger.create(self.store, config.chain_id, self.signer)
         self.vkey = format_vkey(self.signer.verifier())
