@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Source", "SourceState", "AnchoredBlock", "CodeRow", "JUDICIAL_TABLES"]
+__all__ = ["Source", "SourceState", "AnchoredBlock", "CodeRow", "LenderName", "JUDICIAL_TABLES"]
 
 
 class Source(SQLModel, table=True):
@@ -51,4 +51,13 @@ class CodeRow(SQLModel, table=True):
     judicial_index: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
 
 
-JUDICIAL_TABLES = [m.__table__ for m in (Source, SourceState, AnchoredBlock, CodeRow)]  # type: ignore[attr-defined]
+class LenderName(SQLModel, table=True):
+    """The registered name of a source chain's lender, as that chain last sent it."""
+
+    __tablename__ = "jc_lender"
+    chain_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    lender_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+
+
+JUDICIAL_TABLES = [m.__table__ for m in (Source, SourceState, AnchoredBlock, CodeRow, LenderName)]  # type: ignore[attr-defined]

@@ -45,7 +45,7 @@ class CrossChainServicer(pb_grpc.CrossChainServicer):
     def Anchor(self, request: pb.AnchorRequest, context: grpc.ServicerContext) -> pb.AnchorReceipt:
         try:
             result = self.chain.anchor(_peer(context), request.source_chain_id, request.block_header, request.checkpoint,
-                                       request.first_index, list(request.entries))
+                                       request.first_index, list(request.entries), dict(request.lender_names))
         except (AnchorError, ChainError) as exc:
             self._fail(context, exc)
         return pb.AnchorReceipt(

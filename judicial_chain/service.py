@@ -33,12 +33,13 @@ from chain.storage import insert_rows, open_store
 from chain.tiles import RightEdge
 
 from .deposit_code import new_code
-from .models import JUDICIAL_TABLES, AnchoredBlock, CodeRow, Source, SourceState
+from .models import JUDICIAL_TABLES, AnchoredBlock, CodeRow, LenderName, Source, SourceState
 
 S = Source.__table__  # type: ignore[attr-defined]
 ST = SourceState.__table__  # type: ignore[attr-defined]
 A = AnchoredBlock.__table__  # type: ignore[attr-defined]
 C = CodeRow.__table__  # type: ignore[attr-defined]
+LN = LenderName.__table__  # type: ignore[attr-defined]
 
 DEFAULT_CHAIN_ID = "judicial.fivechains.local/gz-internet-court"
 KEY_FILE = "signer.key"
@@ -154,7 +155,7 @@ class JudicialChain:
     # --- anchoring --------------------------------------------------------------------------
 
     def anchor(self, peer: str, source_chain_id: str, header_text: str, checkpoint_text: str,
-               first_index: int, entries: list[bytes]) -> AnchorResult:
+               first_index: int, entries: list[bytes], lender_names: dict[str, str] | None = None) -> AnchorResult:
         """Check a cross-link and store it; raises AnchorError (nothing stored) if it does not add up."""
         if peer != source_chain_id:
             raise AnchorError("PERMISSION_DENIED", f"the client certificate is for {peer!r}, the request for {source_chain_id!r}")
@@ -199,7 +200,20 @@ class JudicialChain:
                     judicial.append(judicial_entry(source_chain_id, index, record))
                 except (ValueError, KeyError, TypeError):
                     raise AnchorError("INVALID_ARGUMENT", f"entry {index} is not a supervision deposit record") from None
+            self._remember_names(source_chain_id, lender_names or {})
             return self._store(source_chain_id, block, checkpoint_text, edge, entries, judicial, state is None)
+
+    def _remember_names(self, source: str, names: dict[str, str]) -> None:
+        if not names:
+            return
+        with self.store.engine.begin() as conn:
+            for lender_id, name in names.items():
+                if conn.execute(LN.update().where(LN.c.chain_id == source, LN.c.lender_id == lender_id).values(name=name[:200])).rowcount == 0:
+                    conn.execute(LN.insert().values(chain_id=source, lender_id=lender_id, name=name[:200]))
+
+    def lender_names(self, source: str, lender_ids: set[str]) -> dict[str, str]:
+        with self.store.read_engine.connect() as conn:
+            return dict(conn.execute(select(LN.c.lender_id, LN.c.name).where(LN.c.chain_id == source, LN.c.lender_id.in_(list(lender_ids)))).all())
 
     def _state(self, chain_id: str) -> Any:
         with self.store.read_engine.connect() as conn:

@@ -101,6 +101,11 @@ class Verifier:
         entries = self._entries(sorted({i for i in found.values() if i < size}))
         judicial_ends = [b.tree_size for b in self.chain.store.blocks()]  # block heights by bisecting their tree sizes
         anchors = self._anchors()
+        records = {i: json.loads(e) for i, e in entries.items()}
+        by_source: dict[str, set[str]] = {}
+        for r in records.values():
+            by_source.setdefault(r["source"], set()).add(r["lender"])
+        names = {(s, k): v for s, ids in by_source.items() for k, v in self.chain.lender_names(s, ids).items()}
         proofs = {}
         if with_bundles and checkpoint is not None:
             wanted = sorted(entries)
@@ -122,13 +127,13 @@ class Verifier:
             if index >= size:
                 out.append(Verdict(shown, "not_anchored", "the code's entry is not in a signed checkpoint yet", item.path, item.line))
                 continue
-            entry = entries[index]
-            record = json.loads(entry)
+            entry, record = entries[index], records[index]
             if not hmac.compare_digest(record["digest"], digest):
                 out.append(Verdict(shown, "tampered", "no match: the evidence's digest differs from the deposited one", item.path, item.line))
                 continue
             facts = {
-                "lender_id": record["lender"], "record_type": record["type"], "deposit_ms": record["deposit_ms"], "event_ms": record["event_ms"],
+                "lender_id": record["lender"], "lender_name": names.get((record["source"], record["lender"])),
+                "record_type": record["type"], "deposit_ms": record["deposit_ms"], "event_ms": record["event_ms"],
                 "supervision_chain": record["source"], "supervision_index": record["source_index"],
                 "supervision_block": _height_of(anchors.get(record["source"], []), record["source_index"]),
                 "judicial_index": index, "judicial_block": bisect.bisect_right(judicial_ends, index),

@@ -24,33 +24,37 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x63rosschain.proto\x12\x18\x66ivechains.crosschain.v1\"x\n\rAnchorRequest\x12\x17\n\x0fsource_chain_id\x18\x01 \x01(\t\x12\x14\n\x0c\x62lock_header\x18\x02 \x01(\t\x12\x12\n\ncheckpoint\x18\x03 \x01(\t\x12\x13\n\x0b\x66irst_index\x18\x04 \x01(\x04\x12\x0f\n\x07\x65ntries\x18\x05 \x03(\x0c\"\xa6\x01\n\rAnchorReceipt\x12\x15\n\rsource_height\x18\x01 \x01(\x04\x12\x1a\n\x12\x66irst_source_index\x18\x02 \x01(\x04\x12\x1c\n\x14\x66irst_judicial_index\x18\x03 \x01(\x04\x12\x15\n\rdeposit_codes\x18\x04 \x03(\t\x12\x1b\n\x13judicial_checkpoint\x18\x05 \x01(\t\x12\x10\n\x08replayed\x18\x06 \x01(\x08\"\x16\n\x14GetCheckpointRequest\"\x1a\n\nCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"U\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\x12\x0e\n\x06hashes\x18\x04 \x03(\x0c\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"F\n\x10\x43onsistencyProof\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"*\n\x13StreamBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\"8\n\x05\x42lock\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x0e\n\x06header\x18\x02 \x01(\t\x12\x0f\n\x07\x65ntries\x18\x03 \x03(\x0c\x32\x9d\x04\n\nCrossChain\x12Z\n\x06\x41nchor\x12\'.fivechains.crosschain.v1.AnchorRequest\x1a\'.fivechains.crosschain.v1.AnchorReceipt\x12\x65\n\rGetCheckpoint\x12..fivechains.crosschain.v1.GetCheckpointRequest\x1a$.fivechains.crosschain.v1.Checkpoint\x12q\n\x11GetInclusionProof\x12\x32.fivechains.crosschain.v1.GetInclusionProofRequest\x1a(.fivechains.crosschain.v1.InclusionProof\x12w\n\x13GetConsistencyProof\x12\x34.fivechains.crosschain.v1.GetConsistencyProofRequest\x1a*.fivechains.crosschain.v1.ConsistencyProof\x12`\n\x0cStreamBlocks\x12-.fivechains.crosschain.v1.StreamBlocksRequest\x1a\x1f.fivechains.crosschain.v1.Block0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10\x63rosschain.proto\x12\x18\x66ivechains.crosschain.v1\"\xfc\x01\n\rAnchorRequest\x12\x17\n\x0fsource_chain_id\x18\x01 \x01(\t\x12\x14\n\x0c\x62lock_header\x18\x02 \x01(\t\x12\x12\n\ncheckpoint\x18\x03 \x01(\t\x12\x13\n\x0b\x66irst_index\x18\x04 \x01(\x04\x12\x0f\n\x07\x65ntries\x18\x05 \x03(\x0c\x12N\n\x0clender_names\x18\x06 \x03(\x0b\x32\x38.fivechains.crosschain.v1.AnchorRequest.LenderNamesEntry\x1a\x32\n\x10LenderNamesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa6\x01\n\rAnchorReceipt\x12\x15\n\rsource_height\x18\x01 \x01(\x04\x12\x1a\n\x12\x66irst_source_index\x18\x02 \x01(\x04\x12\x1c\n\x14\x66irst_judicial_index\x18\x03 \x01(\x04\x12\x15\n\rdeposit_codes\x18\x04 \x03(\t\x12\x1b\n\x13judicial_checkpoint\x18\x05 \x01(\t\x12\x10\n\x08replayed\x18\x06 \x01(\x08\"\x16\n\x14GetCheckpointRequest\"\x1a\n\nCheckpoint\x12\x0c\n\x04note\x18\x01 \x01(\t\"<\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"U\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\tleaf_hash\x18\x03 \x01(\x0c\x12\x0e\n\x06hashes\x18\x04 \x03(\x0c\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"F\n\x10\x43onsistencyProof\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\"*\n\x13StreamBlocksRequest\x12\x13\n\x0b\x66rom_height\x18\x01 \x01(\x04\"8\n\x05\x42lock\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x0e\n\x06header\x18\x02 \x01(\t\x12\x0f\n\x07\x65ntries\x18\x03 \x03(\x0c\x32\x9d\x04\n\nCrossChain\x12Z\n\x06\x41nchor\x12\'.fivechains.crosschain.v1.AnchorRequest\x1a\'.fivechains.crosschain.v1.AnchorReceipt\x12\x65\n\rGetCheckpoint\x12..fivechains.crosschain.v1.GetCheckpointRequest\x1a$.fivechains.crosschain.v1.Checkpoint\x12q\n\x11GetInclusionProof\x12\x32.fivechains.crosschain.v1.GetInclusionProofRequest\x1a(.fivechains.crosschain.v1.InclusionProof\x12w\n\x13GetConsistencyProof\x12\x34.fivechains.crosschain.v1.GetConsistencyProofRequest\x1a*.fivechains.crosschain.v1.ConsistencyProof\x12`\n\x0cStreamBlocks\x12-.fivechains.crosschain.v1.StreamBlocksRequest\x1a\x1f.fivechains.crosschain.v1.Block0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crosschain_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ANCHORREQUEST']._serialized_start=46
-  _globals['_ANCHORREQUEST']._serialized_end=166
-  _globals['_ANCHORRECEIPT']._serialized_start=169
-  _globals['_ANCHORRECEIPT']._serialized_end=335
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=337
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=359
-  _globals['_CHECKPOINT']._serialized_start=361
-  _globals['_CHECKPOINT']._serialized_end=387
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=389
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=449
-  _globals['_INCLUSIONPROOF']._serialized_start=451
-  _globals['_INCLUSIONPROOF']._serialized_end=536
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=538
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=602
-  _globals['_CONSISTENCYPROOF']._serialized_start=604
-  _globals['_CONSISTENCYPROOF']._serialized_end=674
-  _globals['_STREAMBLOCKSREQUEST']._serialized_start=676
-  _globals['_STREAMBLOCKSREQUEST']._serialized_end=718
-  _globals['_BLOCK']._serialized_start=720
-  _globals['_BLOCK']._serialized_end=776
-  _globals['_CROSSCHAIN']._serialized_start=779
-  _globals['_CROSSCHAIN']._serialized_end=1320
+  _globals['_ANCHORREQUEST_LENDERNAMESENTRY']._loaded_options = None
+  _globals['_ANCHORREQUEST_LENDERNAMESENTRY']._serialized_options = b'8\001'
+  _globals['_ANCHORREQUEST']._serialized_start=47
+  _globals['_ANCHORREQUEST']._serialized_end=299
+  _globals['_ANCHORREQUEST_LENDERNAMESENTRY']._serialized_start=249
+  _globals['_ANCHORREQUEST_LENDERNAMESENTRY']._serialized_end=299
+  _globals['_ANCHORRECEIPT']._serialized_start=302
+  _globals['_ANCHORRECEIPT']._serialized_end=468
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=470
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=492
+  _globals['_CHECKPOINT']._serialized_start=494
+  _globals['_CHECKPOINT']._serialized_end=520
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=522
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=582
+  _globals['_INCLUSIONPROOF']._serialized_start=584
+  _globals['_INCLUSIONPROOF']._serialized_end=669
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=671
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=735
+  _globals['_CONSISTENCYPROOF']._serialized_start=737
+  _globals['_CONSISTENCYPROOF']._serialized_end=807
+  _globals['_STREAMBLOCKSREQUEST']._serialized_start=809
+  _globals['_STREAMBLOCKSREQUEST']._serialized_end=851
+  _globals['_BLOCK']._serialized_start=853
+  _globals['_BLOCK']._serialized_end=909
+  _globals['_CROSSCHAIN']._serialized_start=912
+  _globals['_CROSSCHAIN']._serialized_end=1453
 # @@protoc_insertion_point(module_scope)

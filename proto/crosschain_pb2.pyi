@@ -1,24 +1,33 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AnchorRequest(_message.Message):
-    __slots__ = ("source_chain_id", "block_header", "checkpoint", "first_index", "entries")
+    __slots__ = ("source_chain_id", "block_header", "checkpoint", "first_index", "entries", "lender_names")
+    class LenderNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SOURCE_CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     BLOCK_HEADER_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    LENDER_NAMES_FIELD_NUMBER: _ClassVar[int]
     source_chain_id: str
     block_header: str
     checkpoint: str
     first_index: int
     entries: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, source_chain_id: _Optional[str] = ..., block_header: _Optional[str] = ..., checkpoint: _Optional[str] = ..., first_index: _Optional[int] = ..., entries: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    lender_names: _containers.ScalarMap[str, str]
+    def __init__(self, source_chain_id: _Optional[str] = ..., block_header: _Optional[str] = ..., checkpoint: _Optional[str] = ..., first_index: _Optional[int] = ..., entries: _Optional[_Iterable[bytes]] = ..., lender_names: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class AnchorReceipt(_message.Message):
     __slots__ = ("source_height", "first_source_index", "first_judicial_index", "deposit_codes", "judicial_checkpoint", "replayed")

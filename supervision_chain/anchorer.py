@@ -87,6 +87,15 @@ class Anchorer:
                 delay = min(delay * 2, 5.0)
         channel.close()
 
+    def _names(self, first: int, end: int) -> dict[str, str]:
+        """Registered names of the lenders with deposits in [first, end), for the court's reports."""
+        from .models import Deposit, Lender
+
+        D, L = Deposit.__table__, Lender.__table__  # type: ignore[attr-defined]
+        with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]
+            ids = select(D.c.lender_id).where(D.c.idx >= first, D.c.idx < end).distinct()
+            return dict(conn.execute(select(L.c.id, L.c.name).where(L.c.id.in_(ids))).all())
+
     def _anchor(self, stub: pb_grpc.CrossChainStub, height: int, stored) -> None:  # type: ignore[no-untyped-def]
         block = self.ledger.block(height)
         first = block.header.first_index  # type: ignore[union-attr]
@@ -94,7 +103,7 @@ class Anchorer:
         request = pb.AnchorRequest(
             source_chain_id=self.ledger.chain_id, block_header=stored.header,
             checkpoint=self.ledger.store.checkpoint(stored.tree_size) or "",
-            first_index=first, entries=[e.data for e in entries])
+            first_index=first, entries=[e.data for e in entries], lender_names=self._names(first, stored.tree_size))
         receipt = stub.Anchor(request, timeout=60)
         if receipt.first_source_index != first or len(receipt.deposit_codes) != len(entries):
             raise RuntimeError(f"the judicial chain answered block {height} with codes for other entries")

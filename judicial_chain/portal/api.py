@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Form, Header, Path, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,7 @@ from supervision_chain.api import BodyLimit, _problem  # the same RFC 9457 shape
 from ..service import JudicialChain
 from ..verification import VERDICTS, Evidence, Verifier
 from .accounts import create_tables, judge_by_token, log_verification
+from .evidence_input import InputError, from_upload
 from .report import render_report
 
 MAX_ITEMS = 100_000
@@ -191,6 +192,19 @@ def create_portal_app(chain: JudicialChain) -> FastAPI:
                 raise StarletteHTTPException(422, f"items.{n}.content_b64 is not base64") from None
             items.append(Evidence(i.code, i.digest, content, i.record, i.salt, i.path, i.line))
         job = board.submit(who, body.case_id, items)
+        return JSONResponse({"job_id": job.id, "status": job.status, "total": job.total, "status_url": f"/v1/verifications/{job.id}"},
+                            status_code=202)
+
+    @app.post("/v1/verifications/bundle", status_code=202, tags=["verification"],
+              summary="Verify a case bundle: a ZIP of evidence files with receipts.json or manifest.json (multipart upload)")
+    async def submit_bundle(who: Annotated[str, Depends(judge)], case_id: Annotated[str, Form(min_length=1, max_length=128)],
+                            bundle: UploadFile) -> JSONResponse:
+        data = await bundle.read(MAX_BODY + 1)
+        try:
+            items = from_upload(bundle.filename or "upload", data)
+        except InputError as exc:
+            raise StarletteHTTPException(422, str(exc)) from None
+        job = board.submit(who, case_id, items)
         return JSONResponse({"job_id": job.id, "status": job.status, "total": job.total, "status_url": f"/v1/verifications/{job.id}"},
                             status_code=202)
 

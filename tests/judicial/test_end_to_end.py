@@ -134,6 +134,7 @@ def test_court_verifies_the_lenders_receipts(system, tmp_path) -> None:
     assert ok.returncode == 0, ok.stderr
     result = json.loads(ok.stdout)
     assert result["counts"]["verified"] == 4 and all(i["verdict"] == "verified" and i["lender_id"] == "L8" for i in result["items"])
+    assert all(i["lender_name"] == "Lender Eight" for i in result["items"])
     assert "存证核验报告" in report.read_text() and "Evidence verification report" in report.read_text()
     # the evidence is changed after deposit: the court sees it, and nothing else about it
     (case / "contract.pdf").write_bytes(b"%PDF-1.7 loan contract 42 (edited)")
@@ -254,3 +255,40 @@ def test_portal_api_bundles_and_limits(system, tmp_path) -> None:
     assert httpx.get(f"{system.portal}/v1/verifications/{job}").status_code == 401
     too_many = httpx.post(system.portal + "/v1/verifications", json={"case_id": "c2", "items": [{"code": "x"}] * 100_001}, headers=auth, timeout=60)
     assert too_many.status_code == 413 and too_many.headers["content-type"].startswith("application/problem+json")
+
+
+def test_portal_api_takes_a_zip_case_bundle(system, tmp_path) -> None:
+    import io
+    import json
+    import zipfile
+
+    key = _register(system.data_dir)
+    with LenderClient(system.url, "L1", key) as client:
+        from supervision_chain.records import digest_bytes
+
+        files = {"a.pdf": b"%PDF a", "b.pdf": b"%PDF b"}
+        answer = client.deposit([DepositItem(digest_bytes(data), "contract", f"loan-{n}", int(time.time() * 1000)) for n, data in enumerate(files.values())])
+        views = client.wait_for([i["index"] for i in answer["items"]], "anchored", timeout=30)
+    manifest = {"items": [{"path": name, "code": views[item["index"]]["deposit_code"]} for name, item in zip(files, answer["items"])]}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("manifest.json", json.dumps(manifest))
+        z.writestr("a.pdf", files["a.pdf"])
+        z.writestr("b.pdf", b"%PDF b, edited")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    made = subprocess.run([sys.executable, "-m", "fivechains.cli", "judicial", "judge", "add", "J3", "--name", "Judge He",
+                           "--data-dir", str(system.data_dir / "judicial"), "--json"], capture_output=True, text=True, env=env, timeout=60)
+    auth = {"Authorization": "Bearer " + json.loads(made.stdout)["token"]}
+    submitted = httpx.post(system.portal + "/v1/verifications/bundle", data={"case_id": "zip-1"},
+                           files={"bundle": ("case.zip", buffer.getvalue(), "application/zip")}, headers=auth)
+    assert submitted.status_code == 202, submitted.text
+    job = submitted.json()["job_id"]
+    for _ in range(100):
+        view = httpx.get(f"{system.portal}/v1/verifications/{job}", headers=auth).json()
+        if view["status"] == "done":
+            break
+        time.sleep(0.1)
+    assert {i["path"]: i["verdict"] for i in view["items"]} == {"a.pdf": "verified", "b.pdf": "tampered"}
+    broken = httpx.post(system.portal + "/v1/verifications/bundle", data={"case_id": "zip-2"},
+                        files={"bundle": ("case.zip", b"PK\x03\x04 not really", "application/zip")}, headers=auth)
+    assert broken.status_code == 422 and broken.headers["content-type"].startswith("application/problem+json")
