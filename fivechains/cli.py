@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from .audit_cli import audit
 from .court_cli import court_app
 from .demo import run_demo
 from .judicial_cli import judicial_app, verify_bundle_cmd
@@ -29,6 +30,7 @@ app.add_typer(judicial_app, name="judicial")
 app.add_typer(court_app, name="court")
 app.command("up")(up)
 app.command("verify-bundle")(verify_bundle_cmd)
+app.command("audit")(audit)
 
 
 @app.command("demo")

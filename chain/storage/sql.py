@@ -37,6 +37,11 @@ M = LedgerMeta.__table__  # type: ignore[attr-defined]
 _TILE_QUERY = text("SELECT hashes FROM ledger_tile WHERE level = :level AND idx = :idx")  # hot path: no expression building
 
 
+def _blob(value: Any) -> bytes:
+    """Bytes of a BLOB column, even if a hand-edited row stored it as text (the audit then names it)."""
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
 def sqlite_url(path: str | Path) -> str:
     """SQLAlchemy URL of an SQLite file."""
     return f"sqlite:///{Path(path).resolve()}"
@@ -163,7 +168,7 @@ class SQLStore:
             rows = conn.execute(
                 select(E.c.idx, E.c.data, E.c.leaf_hash).where(E.c.idx >= begin, E.c.idx < end).order_by(E.c.idx)
             )
-            return [StoredEntry(int(i), bytes(d), bytes(h)) for i, d, h in rows]
+            return [StoredEntry(int(i), _blob(d), _blob(h)) for i, d, h in rows]
 
     def iter_entries(self, begin: int = 0, chunk: int = 65536) -> Iterator[StoredEntry]:
         after = begin - 1
@@ -175,7 +180,7 @@ class SQLStore:
             if not rows:
                 return
             for i, d, h in rows:
-                yield StoredEntry(int(i), bytes(d), bytes(h))
+                yield StoredEntry(int(i), _blob(d), _blob(h))
             after = rows[-1][0]
 
     # --- tiles, blocks, checkpoints --------------------------------------------------------

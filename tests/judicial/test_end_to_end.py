@@ -292,3 +292,44 @@ def test_portal_api_takes_a_zip_case_bundle(system, tmp_path) -> None:
     broken = httpx.post(system.portal + "/v1/verifications/bundle", data={"case_id": "zip-2"},
                         files={"bundle": ("case.zip", b"PK\x03\x04 not really", "application/zip")}, headers=auth)
     assert broken.status_code == 422 and broken.headers["content-type"].startswith("application/problem+json")
+
+
+def test_audit_of_both_chains_and_a_tampered_row(system, tmp_path) -> None:
+    import json
+    import sqlite3
+
+    key = _register(system.data_dir)
+    with LenderClient(system.url, "L1", key) as client:
+        for batch in range(3):
+            answer = client.deposit([DepositItem(f"{batch:032x}{i:032x}", "repayment", f"loan-{i}", int(time.time() * 1000)) for i in range(20)])
+            client.wait_for([i["index"] for i in answer["items"]], "anchored", timeout=30)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    fc = lambda *a: subprocess.run([sys.executable, "-m", "fivechains.cli", *a], capture_output=True, text=True, env=env, timeout=180)  # noqa: E731
+    certs = system.data_dir / "certs"
+    assert fc("judicial", "certs", "--certs", str(certs), "--client", "regulator.audit").returncode == 0
+    judicial_vkey = httpx.get(system.portal + "/v1/chain").json()["vkey"]
+    state = tmp_path / "audit-state"
+    args = ["audit", "--supervision", system.url, "--judicial", f"127.0.0.1:{system.jc_port}", "--certs", str(certs),
+            "--cert-name", "regulator.audit", "--state", str(state), "--json"]
+    first = fc(*args, "--judicial-vkey", judicial_vkey)
+    assert first.returncode == 0, first.stdout + first.stderr
+    report = json.loads(first.stdout)
+    assert report["ok"] and report["supervision"]["entries"] == 60 and report["judicial"]["entries"] == 60
+    again = fc(*args)  # keys and checkpoints now come from --state
+    assert again.returncode == 0, again.stdout + again.stderr
+    # the chain shows another history than the one seen last time: a fork, with its proof kept
+    saved = json.loads((state / "state.json").read_text())
+    forked = json.loads(json.dumps(saved))
+    forked["checkpoints"]["supervision.fivechains.local/gz"]["root"] = "A" * 43 + "="
+    (state / "state.json").write_text(json.dumps(forked))
+    fork = fc(*args)
+    assert fork.returncode == 1 and any("fork" in f["problem"] for f in json.loads(fork.stdout)["findings"])
+    assert list(state.glob("misbehaviour-supervision-*.json"))
+    (state / "state.json").write_text(json.dumps(saved))
+    # a row edited directly in the supervision database: named by chain, block and entry
+    with sqlite3.connect(system.data_dir / "supervision" / "supervision.db") as conn:
+        conn.execute("UPDATE ledger_entry SET data = CAST(replace(CAST(data AS TEXT), 'repayment', 'collection') AS BLOB) WHERE idx = 25")
+    broken = fc(*args)
+    assert broken.returncode == 1
+    findings = json.loads(broken.stdout)["findings"]
+    assert {(f["chain"], f["block"], f["entry"]) for f in findings if f["entry"] is not None} == {("supervision.fivechains.local/gz", 1, 25)}, findings
