@@ -14,6 +14,7 @@ from .judicial_cli import judicial_app, verify_bundle_cmd
 from .ledger_cli import keys_app, ledger_app
 from .supervision_cli import lender_app, regulator_app, supervision_app
 from .up_cli import up
+from .witness_cli import witness_app
 
 app = typer.Typer(
     name="fivechains",
@@ -31,6 +32,7 @@ app.add_typer(court_app, name="court")
 app.command("up")(up)
 app.command("verify-bundle")(verify_bundle_cmd)
 app.command("audit")(audit)
+app.add_typer(witness_app, name="witness")
 
 
 @app.command("demo")

@@ -1,0 +1,64 @@
+"""`fivechains witness …`: a consortium member's witness (C2SP tlog-witness add-checkpoint)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .output import console, fail
+
+witness_app = typer.Typer(help="Witness the chains: cosign only append-only growth (C2SP tlog-witness).", no_args_is_help=True)
+
+
+def create_witness_app(witness):  # type: ignore[no-untyped-def]
+    from fastapi import FastAPI, Request
+    from fastapi.responses import Response
+
+    app = FastAPI(title="Five Chains witness (C2SP tlog-witness)", version="1.0")
+
+    @app.post("/add-checkpoint", summary="Submit a checkpoint with a consistency proof; get a cosignature")
+    async def add_checkpoint(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > 1 << 20:
+            return Response("request too large\n", status_code=413, media_type="text/plain")
+        answer = witness.add_checkpoint(body)
+        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+
+    @app.get("/{origin_hash}/checkpoint", summary="The latest cosigned checkpoint of a log")
+    def latest(origin_hash: str) -> Response:
+        answer = witness.latest(origin_hash)
+        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+
+    return app
+
+
+@witness_app.command("serve")
+def serve(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="The witness's key (witness.key, 0600) and state (SQLite).")],
+    name: Annotated[str, typer.Option("--name", help="The witness's name, e.g. witness.procuratorate.gz.")],
+    log: Annotated[list[str], typer.Option("--log", help="Verifier key of a log to witness (repeat for each).")],
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8700,
+) -> None:
+    """Serve add-checkpoint; prints the witness's verifier key (give it to the logs and clients)."""
+    import uvicorn
+
+    from chain.keys import generate_keypair, load_private_key
+    from chain.note import CosignatureSigner, format_vkey, parse_vkey
+    from chain.storage import open_store
+    from chain.witness import Witness
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / "witness.key"
+    if not key_file.exists():
+        generate_keypair(key_file)
+    signer = CosignatureSigner(name, load_private_key(key_file))
+    try:
+        logs = [parse_vkey(v) for v in log]
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    store = open_store(data_dir / "witness.db")
+    witness = Witness(store.engine, signer, logs)  # type: ignore[arg-type]
+    console.print(f"witness [bold]{name}[/] on http://127.0.0.1:{port}  verifier key: {format_vkey(signer.verifier())}")
+    uvicorn.run(create_witness_app(witness), host="127.0.0.1", port=port, log_level="warning")
