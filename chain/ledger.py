@@ -129,6 +129,35 @@ class Ledger:
             self._edge = edge
             return block
 
+    def import_block(self, block_text: str, entries: Sequence[bytes]) -> Block:
+        """Store a block sealed elsewhere (a mirror's copy), after checking it the way an auditor would.
+
+        The block must be signed by this chain's key, follow the stored blocks (height, previous
+        hash, first index) and its entries must recompute its signed root. Nothing is stored otherwise.
+        """
+        with self._seal_lock:
+            block = open_block(block_text, self.verifier)
+            h = block.header
+            latest = self.store.latest_block()
+            prev = open_block(latest.header, self.verifier) if latest else None
+            expected = (prev.header.height + 1, prev.block_hash(self.suite), prev.header.tree_size) if prev else (0, GENESIS_PREV, 0)
+            if (h.height, h.prev_hash, h.first_index) != expected or len(entries) != h.entry_count:
+                raise LedgerStateError(f"block {h.height} does not follow the stored blocks (expected height {expected[0]})")
+            if self.store.size() != h.first_index:
+                raise LedgerStateError("the mirror holds unsealed entries; it cannot import")
+            edge = self._edge_at(h.first_index).copy()
+            hashes = [leaf_hash(e, self.suite) for e in entries]
+            tiles = edge.push(hashes)
+            if edge.root() != h.root:
+                raise LedgerStateError(f"the entries of block {h.height} do not hash to its signed root")
+            for level in range(len(edge.partials)):
+                if edge.partials[level]:
+                    tiles[(level, h.tree_size >> (TILE_HEIGHT * (level + 1)))] = edge.tile_bytes(level)
+            self.store.append(entries, hashes)
+            self.store.commit_seal(SealWrite(StoredBlock(h.height, h.tree_size, block_text), h.tree_size, None, tiles))
+            self._edge = edge
+            return block
+
     def _edge_at(self, size: int) -> RightEdge:
         """The right edge of the tree at a sealed ``size``, from storage (cached for the sealer)."""
         if self._edge is not None and self._edge.size == size:

@@ -12,6 +12,7 @@ from .court_cli import court_app
 from .demo import run_demo
 from .judicial_cli import judicial_app, verify_bundle_cmd
 from .ledger_cli import keys_app, ledger_app
+from .mirror_cli import mirror
 from .supervision_cli import lender_app, regulator_app, supervision_app
 from .up_cli import up
 from .witness_cli import witness_app
@@ -33,6 +34,7 @@ app.command("up")(up)
 app.command("verify-bundle")(verify_bundle_cmd)
 app.command("audit")(audit)
 app.add_typer(witness_app, name="witness")
+app.command("mirror")(mirror)
 
 
 @app.command("demo")

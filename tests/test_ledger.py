@@ -116,3 +116,34 @@ def test_sm3_ledger(tmp_path) -> None:
     proof = ledger.inclusion_proof(123)
     assert verify_inclusion(leaves[123], 123, 300, proof.hashes, block.header.root, SM3)
     store.close()
+
+
+def test_mirror_import_checks_every_block(tmp_path, signer) -> None:
+    source_store = open_store(tmp_path / "source.db")
+    source = Ledger.create(source_store, CHAIN, signer)
+    for n in range(3):
+        source.append(_entries(n * 300, 300))
+        source.seal()
+    mirror_store = open_store(tmp_path / "mirror.db")
+    mirror_store.initialize(source_store.meta())
+    mirror = Ledger(mirror_store)
+
+    def block(h: int):
+        header = source.block(h).header
+        return source_store.block(h).header, [e.data for e in source_store.entries(header.first_index, header.tree_size)]
+
+    text, entries = block(0)
+    mirror.import_block(text, entries)
+    text, entries = block(2)
+    with pytest.raises(LedgerStateError, match="does not follow"):
+        mirror.import_block(text, entries)  # block 1 is missing
+    text, entries = block(1)
+    with pytest.raises(LedgerStateError, match="signed root"):
+        mirror.import_block(text, entries[:-1] + [b"forged"])
+    assert mirror_store.size() == 300  # nothing of the refused blocks was stored
+    mirror.import_block(text, entries)
+    mirror.import_block(*block(2))
+    assert mirror.root_at(900) == source.root_at(900)
+    assert mirror.inclusion_proof(456).hashes == source.inclusion_proof(456).hashes
+    source_store.close()
+    mirror_store.close()

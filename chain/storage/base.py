@@ -33,7 +33,7 @@ class SealWrite:
 
     block: StoredBlock
     checkpoint_size: int
-    checkpoint_note: str
+    checkpoint_note: str | None  # None for an imported block (a mirror stores the log's checkpoints apart)
     tiles: Mapping[tuple[int, int], bytes]
 
 

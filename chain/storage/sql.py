@@ -200,7 +200,8 @@ class SQLStore:
         try:
             with self._write_lock, self._writer.begin() as conn:
                 conn.execute(B.insert(), {"height": write.block.height, "tree_size": write.block.tree_size, "header": write.block.header})
-                conn.execute(C.insert(), {"size": write.checkpoint_size, "note": write.checkpoint_note})
+                if write.checkpoint_note is not None:
+                    conn.execute(C.insert(), {"size": write.checkpoint_size, "note": write.checkpoint_note})
                 if tiles:
                     conn.execute(self._upsert_tiles(), tiles)
         except IntegrityError as exc:

@@ -333,3 +333,26 @@ def test_audit_of_both_chains_and_a_tampered_row(system, tmp_path) -> None:
     assert broken.returncode == 1
     findings = json.loads(broken.stdout)["findings"]
     assert {(f["chain"], f["block"], f["entry"]) for f in findings if f["entry"] is not None} == {("supervision.fivechains.local/gz", 1, 25)}, findings
+
+
+def test_mirror_follows_verifies_and_can_be_audited(system, tmp_path) -> None:
+    import json
+
+    key = _register(system.data_dir)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    fc = lambda *a: subprocess.run([sys.executable, "-m", "fivechains.cli", *a], capture_output=True, text=True, env=env, timeout=180)  # noqa: E731
+    certs = system.data_dir / "certs"
+    assert fc("judicial", "certs", "--certs", str(certs), "--client", "notary.gz").returncode == 0
+    vkey = httpx.get(system.portal + "/v1/chain").json()["vkey"]
+    args = ["mirror", "--judicial", f"127.0.0.1:{system.jc_port}", "--data-dir", str(tmp_path / "mirror"), "--certs", str(certs),
+            "--cert-name", "notary.gz", "--judicial-vkey", vkey, "--once", "--json"]
+    with LenderClient(system.url, "L1", key) as client:
+        for batch in range(2):
+            answer = client.deposit([DepositItem(f"{batch:032x}{i:032x}", "repayment", f"loan-{i}", int(time.time() * 1000)) for i in range(7)])
+            client.wait_for([i["index"] for i in answer["items"]], "anchored", timeout=30)
+            run = fc(*args)
+            assert run.returncode == 0, run.stderr
+            assert json.loads(run.stdout)["tree_size"] == 7 * (batch + 1)
+    audited = fc("ledger", "audit", "--data-dir", str(tmp_path / "mirror"), "--vkey", vkey, "--json")
+    assert audited.returncode == 0, audited.stdout
+    assert json.loads(audited.stdout)["entries"] == 14
