@@ -23,12 +23,14 @@ def serve_cmd(
     data_dir: DataDir,
     certs: Annotated[Path, typer.Option("--certs", help="Consortium certificates (made here on first use).")],
     port: Annotated[int, typer.Option(help="gRPC port (mutual TLS).")] = 8500,
+    witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat).")] = [],  # noqa: B006
+    quorum: Annotated[int, typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = 0,
 ) -> None:
     """Serve the cross-chain gRPC service until interrupted."""
     from judicial_chain.server import serve
     from judicial_chain.service import JudicialChain, JudicialConfig
 
-    chain = JudicialChain(JudicialConfig(data_dir))
+    chain = JudicialChain(JudicialConfig(data_dir, witnesses=list(witness), quorum=quorum))
     server = serve(chain, port, certs)
     console.print(f"judicial chain [bold]{chain.config.chain_id}[/] on 127.0.0.1:{port} (gRPC, mutual TLS)\nverifier key: {chain.vkey}")
     stop = threading.Event()

@@ -16,6 +16,8 @@ def up(
     judicial_port: Annotated[int, typer.Option("--judicial-port", help="Cross-chain service (gRPC, mutual TLS).")] = 8500,
     portal_port: Annotated[int, typer.Option("--portal-port", help="Court portal (HTTP API).")] = 8600,
     seal_interval_ms: Annotated[int, typer.Option(help="Seal every T ms (or 10,000 entries).")] = 500,
+    witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat); checkpoints are then published only when cosigned.")] = [],  # noqa: B006
+    quorum: Annotated[int, typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = 0,
 ) -> None:
     """Run the system: supervision chain → cross-link → judicial chain, keys and certificates made on first start."""
     import uvicorn
@@ -30,7 +32,7 @@ def up(
     supervision = SupervisionChain(SupervisionConfig(data_dir / "supervision", seal_interval_ms=seal_interval_ms,
                                                      judicial_target=f"127.0.0.1:{judicial_port}", certs_dir=certs))
     ensure_consortium(certs, [supervision.config.chain_id])
-    judicial = JudicialChain(JudicialConfig(data_dir / "judicial"))
+    judicial = JudicialChain(JudicialConfig(data_dir / "judicial", witnesses=list(witness), quorum=quorum))
     judicial.register_source(supervision.config.chain_id, supervision.vkey)
     server = serve(judicial, judicial_port, certs)
     import threading

@@ -1,21 +1,18 @@
 """`fivechains witness …`: a consortium member's witness (C2SP tlog-witness add-checkpoint)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 from .output import console, fail
 
 witness_app = typer.Typer(help="Witness the chains: cosign only append-only growth (C2SP tlog-witness).", no_args_is_help=True)
 
 
-def create_witness_app(witness):  # type: ignore[no-untyped-def]
-    from fastapi import FastAPI, Request
-    from fastapi.responses import Response
-
+def create_witness_app(witness) -> FastAPI:  # type: ignore[no-untyped-def]
     app = FastAPI(title="Five Chains witness (C2SP tlog-witness)", version="1.0")
 
     @app.post("/add-checkpoint", summary="Submit a checkpoint with a consistency proof; get a cosignature")

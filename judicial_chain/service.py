@@ -60,6 +60,8 @@ class JudicialConfig:
     data_dir: Path
     db_url: str | None = None
     chain_id: str = DEFAULT_CHAIN_ID
+    witnesses: list[str] = field(default_factory=list)  # URL=VKEY of each consortium witness
+    quorum: int = 0  # publish a checkpoint only with this many witness cosignatures (0: no witnesses)
 
 
 @dataclass
@@ -128,6 +130,11 @@ class JudicialChain:
         self.vkey = format_vkey(self.signer.verifier())
         self._lock = threading.Lock()
         self.sealed = threading.Condition()
+        self.cosigning = None
+        if config.witnesses:
+            from .witnessing import Cosigning, WitnessEndpoint
+
+            self.cosigning = Cosigning(self.ledger, [WitnessEndpoint.parse(w) for w in config.witnesses], config.quorum or len(config.witnesses))
 
     def close(self) -> None:
         self.store.close()
@@ -247,9 +254,12 @@ class JudicialChain:
                 if not isinstance(exc.__cause__, IntegrityError) or "jc_code" not in str(exc.__cause__):
                     raise
         self.ledger.seal()
+        if self.cosigning is not None:
+            self.cosigning.cosign_latest()
         with self.sealed:
             self.sealed.notify_all()
-        return AnchorResult(h.height, h.first_index, placed[0], codes, self.ledger.latest_checkpoint().to_text())
+        published = self.published_checkpoint()
+        return AnchorResult(h.height, h.first_index, placed[0], codes, published.to_text() if published else "")
 
     def _replay(self, source: str, height: int, block_hash: bytes) -> AnchorResult:
         """The same block again: the same codes, nothing new. A different block: a fork, refused."""
@@ -261,12 +271,25 @@ class JudicialChain:
                 C.c.judicial_index >= row.first_judicial_index, C.c.judicial_index < row.first_judicial_index + row.count)).all()
         by_index = {j: code for code, j in found}
         codes = [by_index[row.first_judicial_index + n] for n in range(row.count)]
-        return AnchorResult(height, row.first_source_index, row.first_judicial_index, codes, self.ledger.latest_checkpoint().to_text(), replayed=True)
+        published = self.published_checkpoint()
+        return AnchorResult(height, row.first_source_index, row.first_judicial_index, codes, published.to_text() if published else "", replayed=True)
+
+    def published_checkpoint(self) -> Any:
+        """The newest checkpoint that may be shown: with witnesses, the newest with the quorum of cosignatures."""
+        if self.cosigning is None:
+            return self.ledger.latest_checkpoint()
+        witnesses = [w.verifier for w in self.cosigning.witnesses]
+        for _size, note in reversed(self.store.checkpoints()):
+            try:
+                return open_checkpoint(note, self.ledger.verifier, witnesses=witnesses, min_witnesses=self.cosigning.quorum)
+            except NoteError:
+                continue
+        return None
 
     def latest_checkpoint_text(self) -> str:
-        cp = self.ledger.latest_checkpoint()
+        cp = self.published_checkpoint()
         if cp is None:
-            raise AnchorError("NOT_FOUND", "nothing has been sealed yet")
+            raise AnchorError("NOT_FOUND", "no checkpoint has been published yet")
         return cp.to_text()
 
 

@@ -87,7 +87,7 @@ class Verifier:
         self.chain = chain
 
     def verify(self, items: list[Evidence], with_bundles: bool = True) -> list[Verdict]:
-        checkpoint = self.chain.ledger.latest_checkpoint()
+        checkpoint = self.chain.published_checkpoint()
         size = checkpoint.checkpoint.size if checkpoint else 0
         checkpoint_text = checkpoint.to_text() if checkpoint else ""
         normalized: list[str | None] = []
@@ -154,8 +154,8 @@ class Verifier:
         return found
 
     def bundles(self, indexes: list[int]) -> dict[int, str]:
-        """Offline proof bundles for judicial entries, against the latest signed checkpoint."""
-        checkpoint = self.chain.ledger.latest_checkpoint()
+        """Offline proof bundles for judicial entries, against the latest published checkpoint (with its cosignatures)."""
+        checkpoint = self.chain.published_checkpoint()
         if checkpoint is None or not indexes:
             return {}
         wanted = sorted(set(indexes))
@@ -203,7 +203,8 @@ def bundle_entry(bundle_text: str) -> dict[str, Any]:
     return json.loads(proof.extra)
 
 
-def verify_bundle(bundle_text: str | bytes, judicial_vkey: str, evidence_digest: str | None = None) -> dict[str, Any]:
+def verify_bundle(bundle_text: str | bytes, judicial_vkey: str, evidence_digest: str | None = None,
+                  witness_vkeys: list[str] = (), min_witnesses: int = 0) -> dict[str, Any]:  # type: ignore[assignment]
     """Check an offline proof bundle with nothing but the judicial chain's public key.
 
     The bundle's extra data is the judicial entry itself: its hash is the leaf, so the inclusion
@@ -217,7 +218,8 @@ def verify_bundle(bundle_text: str | bytes, judicial_vkey: str, evidence_digest:
     if proof.extra is None:
         raise ValueError("the bundle carries no judicial entry")
     verifier = parse_vkey(judicial_vkey)
-    signed = verify_tlog_proof(proof, leaf_hash(proof.extra), verifier, origin=verifier.name)
+    witnesses = [parse_vkey(v) for v in witness_vkeys]
+    signed = verify_tlog_proof(proof, leaf_hash(proof.extra), verifier, origin=verifier.name, witnesses=witnesses, min_witnesses=min_witnesses)
     entry = json.loads(proof.extra)
     if evidence_digest is not None and not hmac.compare_digest(entry["digest"], evidence_digest.lower()):
         raise ValueError("the bundle is genuine but the evidence's digest differs from the deposited one")

@@ -92,3 +92,9 @@ def test_tlog_proof_round_trip_and_any_byte_changed_fails(log) -> None:
         changed[i] ^= 0x01
         with pytest.raises((ProofError, NoteError)):
             verify_tlog_proof(parse_tlog_proof(bytes(changed)), leaves[13], log.verifier(), origin=ORIGIN)
+
+
+def test_a_log_key_does_not_count_as_a_witness(log) -> None:
+    signed = sign_checkpoint(Checkpoint(ORIGIN, 3, bytes(32)), log)
+    with pytest.raises(NoteError, match="0 valid witness cosignature"):
+        open_checkpoint(signed.to_text(), log.verifier(), witnesses=[log.verifier()], min_witnesses=1)
