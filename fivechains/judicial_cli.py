@@ -82,6 +82,8 @@ def verify_bundle_cmd(
     json_record: Annotated[bool, typer.Option("--json-record", help="--record is a JSON record (hashed in RFC 8785 form).")] = False,
     salt: Annotated[str | None, typer.Option("--salt", help="The salt the lender kept with the record.")] = None,
     digest: Annotated[str | None, typer.Option("--digest", help="Or the evidence's digest (hex).")] = None,
+    witness: Annotated[list[str], typer.Option("--witness", help="A witness's verifier key (repeat).")] = [],  # noqa: B006
+    min_witnesses: Annotated[int, typer.Option("--min-witnesses", help="Cosignatures required from those witnesses.")] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Check a proof bundle offline, with nothing but the judicial chain's public key; exit 1 if it fails."""
@@ -96,7 +98,7 @@ def verify_bundle_cmd(
         if record is not None:
             content = record.read_bytes()
             digest = digest_bytes(canonical_json(_json.loads(content)) if json_record else content, salt)
-        facts = verify_bundle(bundle.read_bytes(), key, digest)
+        facts = verify_bundle(bundle.read_bytes(), key, digest, list(witness), min_witnesses)
     except (ChainError, ValueError, OSError) as exc:
         if json_out:
             emit_json({"ok": False, "error": str(exc)})
