@@ -9,7 +9,7 @@ where the ledger breaks, in words an auditor can act on.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .block import GENESIS_PREV, Block, BlockHeader, open_block
@@ -300,7 +300,3 @@ def audit_ledger(
         auditor.check_checkpoints()
     auditor.check_entries(progress)
     return auditor.report
-
-
-def findings_text(findings: Iterable[Finding]) -> str:
-    return "\n".join(str(f) for f in findings)

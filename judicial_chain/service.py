@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chain.block import GENESIS_PREV, open_block
 from chain.checkpoint import open_checkpoint
-from chain.errors import ChainError, NoteError, StorageError
+from chain.errors import NoteError, StorageError
 from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
@@ -293,4 +293,4 @@ class JudicialChain:
         return cp.to_text()
 
 
-__all__ = ["JudicialChain", "JudicialConfig", "AnchorError", "AnchorResult", "ChainError"]
+__all__ = ["JudicialChain", "JudicialConfig", "AnchorError", "AnchorResult"]

@@ -24,7 +24,7 @@ from chain.errors import StorageError
 from chain.ledger import Ledger
 from chain.storage import insert_rows
 
-from .errors import IdempotencyConflict, Replay, SupervisionError
+from .errors import IdempotencyConflict, Replay
 from .models import Deposit, DepositRequest
 from .records import Item, entry_bytes
 
@@ -197,9 +197,10 @@ def _copy_to(target: Future) -> Callable[[Future], None]:
 
 
 def _as_supervision_error(exc: Exception) -> Exception:
-    text = str(exc)
-    if "uq_sv_request_nonce" in text or "nonce" in text:
+    """A unique-key race lost to another process means a replayed nonce or a reused key; anything else stays as it is."""
+    cause = str(exc.__cause__ or exc)
+    if "uq_sv_request_nonce" in cause or "sv_request.lender_id, sv_request.nonce" in cause:
         return Replay("this request's nonce was already used")
-    if isinstance(exc, SupervisionError):
-        return exc
+    if "uq_sv_request_idem" in cause or "sv_request.lender_id, sv_request.idempotency_key" in cause:
+        return IdempotencyConflict("this idempotency key was already used")
     return exc
