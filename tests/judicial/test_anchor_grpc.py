@@ -3,6 +3,7 @@ not is refused with the right status code and nothing stored."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from supervision_chain.records import Item, entry_bytes
 
 from .source_ledger import SOURCE, Source
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from servers import free_port  # noqa: E402
+
 
 @pytest.fixture
 def world(tmp_path: Path):
@@ -33,7 +37,7 @@ def world(tmp_path: Path):
     judicial = JudicialChain(JudicialConfig(tmp_path / "judicial"))
     source = Source(tmp_path / "source.db")
     judicial.register_source(SOURCE, format_vkey(source.signer.verifier()))
-    port = _free_port()
+    port = free_port()
     server = serve(judicial, port, certs)
     channel = client_channel(f"127.0.0.1:{port}", certs, client_stem(SOURCE))
     yield judicial, source, pb_grpc.CrossChainStub(channel), channel, certs, port
@@ -41,14 +45,6 @@ def world(tmp_path: Path):
     server.stop(grace=1).wait()
     judicial.close()
     source.store.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _refused(call, code: grpc.StatusCode) -> str:
