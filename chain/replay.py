@@ -3,22 +3,36 @@
 An auditor or a mirror feeds blocks one by one; each must carry a valid signature, link to
 the block before, hold the entries that follow the previous ones, and those entries must
 recompute the signed root. Findings name the block (and entry, when one is to blame).
+
+The replay's position (height, previous block hash, right edge of the tree) is a few
+hundred bytes; :meth:`ChainReplay.position` and :meth:`ChainReplay.resume` carry it from one
+audit to the next, so a second audit checks only the blocks that are new.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .audit import Finding
-from .block import GENESIS_PREV, open_block
+from .block import GENESIS_PREV, Block, BlockHeader, open_block
 from .errors import ChainError
 from .hashing import SHA256, HashSuite
 from .merkle import leaf_hash
 from .note import Ed25519NoteVerifier
 from .tiles import RightEdge
 
-__all__ = ["ChainReplay"]
+__all__ = ["ChainReplay", "EntriesDoNotAddUp", "name_changed_entries"]
+
+
+class EntriesDoNotAddUp(Exception):
+    """A block's header verified, but its published entries do not recompute its root."""
+
+    def __init__(self, header: BlockHeader) -> None:
+        super().__init__(f"the entries of block {header.height} do not hash to its signed root")
+        self.header = header
 
 
 @dataclass
@@ -32,9 +46,9 @@ class ChainReplay:
     edge: RightEdge | None = None
     next_height: int = 0
     prev_hash: bytes = GENESIS_PREV
-    roots: dict[int, bytes] = field(default_factory=dict)  # tree size after each block → signed root
-    times: dict[int, int] = field(default_factory=dict)  # height → block time (ms)
-    ends: list[int] = field(default_factory=list)  # tree size after each block, by height
+    roots: dict[int, bytes] = field(default_factory=dict)  # tree size after each block replayed here → signed root
+    blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (height, tree size after, time ms) replayed here
+    broken: bool = False  # a block could not be placed: nothing after it can be checked
 
     def __post_init__(self) -> None:
         self.edge = self.edge or RightEdge(self.suite)
@@ -42,60 +56,121 @@ class ChainReplay:
     def find(self, problem: str, block: int | None = None, entry: int | None = None) -> None:
         self.findings.append(Finding(self.chain_id, problem, block, entry))
 
-    def add_block(self, header_text: str, entries: Sequence[bytes]) -> bool:
-        """Check one block; False (with findings) if it is not what it should be."""
-        try:
-            block = open_block(header_text, self.verifier)
-        except ChainError as exc:
-            self.find(f"the block header does not verify: {exc}", block=self.next_height)
-            return False
-        h = block.header
-        ok = True
-        if h.chain_id != self.chain_id:
-            self.find(f"the block belongs to chain {h.chain_id!r}", block=h.height)
-            ok = False
-        if h.height != self.next_height:
-            self.find(f"expected block {self.next_height}, got block {h.height} (missing or reordered)", block=self.next_height)
-            ok = False
-        if h.prev_hash != self.prev_hash:
-            self.find(f"block {h.height} does not link to the block before it (hash chain broken)", block=h.height)
-            ok = False
-        if h.first_index != self.edge.size or len(entries) != h.entry_count:
-            self.find(f"block {h.height} should hold entries {h.first_index}–{h.tree_size - 1}; {len(entries)} were published", block=h.height)
-            return False
-        trial = self.edge.copy()
-        trial.push([leaf_hash(e, self.suite) for e in entries])
-        if trial.root() != h.root:
-            self.find(f"the published entries {h.first_index}–{h.tree_size - 1} do not hash to the root signed in block {h.height}", block=h.height)
-            return False
-        self.edge = trial
-        self.next_height = h.height + 1
-        self.prev_hash = block.block_hash(self.suite)
-        self.roots[h.tree_size] = h.root
-        self.times[h.height] = h.time_ms
-        self.ends.append(h.tree_size)
-        return ok
-
-    def add_sealed_leaves(self, header_text: str, leaf_hashes: Sequence[bytes]) -> bool:
-        """Carry on past a block whose published entries were wrong, with the leaf hashes it sealed.
-
-        Later blocks can then still be checked; True only if those leaves give the signed root.
-        """
-        try:
-            block = open_block(header_text, self.verifier)
-        except ChainError:
-            return False
-        h = block.header
-        trial = self.edge.copy()
-        trial.push(list(leaf_hashes))
-        if h.first_index != self.edge.size or trial.root() != h.root:
-            return False
-        self.edge, self.next_height, self.prev_hash = trial, h.height + 1, block.block_hash(self.suite)
-        self.roots[h.tree_size] = h.root
-        self.times[h.height] = h.time_ms
-        self.ends.append(h.tree_size)
-        return True
-
     @property
     def size(self) -> int:
         return self.edge.size if self.edge else 0
+
+    def root(self) -> bytes:
+        return self.edge.root()  # type: ignore[union-attr]
+
+    # --- carrying the position between audits --------------------------------------------------
+
+    def position(self) -> dict[str, Any]:
+        """Where the replay stands, as JSON-ready data (no secrets: all of it is public)."""
+        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+        return {"next_height": self.next_height, "prev_hash": b64(self.prev_hash), "size": self.size,
+                "edge": [[b64(h) for h in level] for level in self.edge.partials]}  # type: ignore[union-attr]
+
+    @classmethod
+    def resume(cls, chain_id: str, verifier: Ed25519NoteVerifier, position: dict[str, Any], suite: HashSuite = SHA256) -> ChainReplay:
+        """Carry on from :meth:`position`; a malformed position raises ValueError."""
+        try:
+            edge = RightEdge(suite, int(position["size"]), [[base64.b64decode(h) for h in level] for level in position["edge"]])
+            return cls(chain_id, verifier, suite, edge=edge, next_height=int(position["next_height"]),
+                       prev_hash=base64.b64decode(position["prev_hash"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"the saved audit position is not usable: {exc}") from None
+
+    # --- blocks ----------------------------------------------------------------------------------
+
+    def add_block(self, header_text: str, entries: Sequence[bytes]) -> BlockHeader | None:
+        """Check one block and move past it; None (with a finding, and the replay broken) if it cannot be placed.
+
+        Raises :class:`EntriesDoNotAddUp` when only the entries are wrong: the caller can then
+        name them against the leaf hashes the block sealed and carry on with :meth:`add_sealed_leaves`.
+        """
+        block = self._place(header_text)
+        if block is None:
+            return None
+        header = block.header
+        if len(entries) == header.entry_count:
+            trial = self.edge.copy()  # type: ignore[union-attr]
+            trial.push([leaf_hash(e, self.suite) for e in entries])
+            if trial.root() == header.root:
+                self._advance(block, trial)
+                return header
+        raise EntriesDoNotAddUp(header)
+
+    def add_sealed_leaves(self, header_text: str, leaf_hashes: Sequence[bytes]) -> BlockHeader | None:
+        """Carry on past a block whose published entries were wrong, with the leaf hashes it sealed.
+
+        Later blocks can then still be checked; None (and the replay broken) unless those leaves
+        give the signed root.
+        """
+        block = self._place(header_text)
+        if block is None:
+            return None
+        header = block.header
+        trial = self.edge.copy()  # type: ignore[union-attr]
+        trial.push(list(leaf_hashes))
+        if len(leaf_hashes) != header.entry_count or trial.root() != header.root:
+            return self._break(f"the chain cannot show what block {header.height} sealed: its leaf hashes do not give the signed root", header.height)
+        self._advance(block, trial)
+        return header
+
+    def _place(self, header_text: str) -> Block | None:
+        """The header's signature, chain, height, link and first index: it must come next."""
+        if self.broken:
+            return None
+        try:
+            block = open_block(header_text, self.verifier)
+        except ChainError as exc:
+            return self._break(f"the block header does not verify: {exc}", self.next_height)
+        h = block.header
+        if h.chain_id != self.chain_id:
+            return self._break(f"the block belongs to chain {h.chain_id!r}", h.height)
+        if h.height != self.next_height:
+            return self._break(f"expected block {self.next_height}, got block {h.height} (a block missing or reordered)", self.next_height)
+        if h.prev_hash != self.prev_hash:
+            return self._break(f"block {h.height} does not link to the block before it (hash chain broken: block replaced)", h.height)
+        if h.first_index != self.size:
+            return self._break(f"block {h.height} starts at entry {h.first_index}, the block before ends at {self.size}", h.height)
+        return block
+
+    def _break(self, problem: str, height: int) -> None:
+        self.find(problem, block=height)
+        self.broken = True
+        return None
+
+    def _advance(self, block: Block, edge: RightEdge) -> None:
+        h = block.header
+        self.edge = edge
+        self.next_height = h.height + 1
+        self.prev_hash = block.block_hash(self.suite)
+        self.roots[h.tree_size] = h.root
+        self.blocks.append((h.height, h.tree_size, h.time_ms))
+
+
+def name_changed_entries(first_index: int, published: Sequence[bytes], sealed: Sequence[bytes], suite: HashSuite = SHA256) -> list[tuple[int, str]]:
+    """Compare a block's published entries with the leaf hashes it sealed; name each entry that differs.
+
+    Returns (entry index, what happened) pairs: changed in place, removed, inserted, or moved.
+    """
+    published_leaves = [leaf_hash(e, suite) for e in published]
+    in_published, in_sealed = set(published_leaves), set(sealed)
+    named: list[tuple[int, str]] = []
+    for k, leaf in enumerate(sealed):
+        if leaf in in_published:
+            continue
+        replaced = k < len(published_leaves) and published_leaves[k] not in in_sealed
+        named.append((first_index + k, "the entry was changed in the database: it is not what its block sealed" if replaced
+                      else "the entry its block sealed is missing (deleted from the database)"))
+    changed = {i for i, _ in named}
+    for k, leaf in enumerate(published_leaves):
+        if leaf not in in_sealed and first_index + k not in changed:
+            named.append((first_index + k, "an entry its block never sealed stands here (inserted into the database)"))
+    if not named:
+        for k, leaf in enumerate(published_leaves):
+            if k < len(sealed) and leaf != sealed[k]:
+                named.append((first_index + k, "the entry is out of place: its block sealed it at another position (reordered)"))
+    return sorted(named)

@@ -79,6 +79,9 @@ class CrossChainServicer(pb_grpc.CrossChainServicer):
         while context.is_active():
             block = store.block(height)
             if block is None:
+                latest = store.latest_block()
+                if latest is not None and latest.height > height:  # a hole in storage: say so, never wait for it
+                    context.abort(grpc.StatusCode.DATA_LOSS, f"block {height} is missing from the chain's storage")
                 with self.chain.sealed:
                     self.chain.sealed.wait(timeout=1.0)
                 continue

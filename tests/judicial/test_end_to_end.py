@@ -329,17 +329,17 @@ def test_audit_of_both_chains_and_a_tampered_row(system, tmp_path) -> None:
     # a row edited directly in the supervision database: named by chain, block and entry
     with sqlite3.connect(system.data_dir / "supervision" / "supervision.db") as conn:
         conn.execute("UPDATE ledger_entry SET data = CAST(replace(CAST(data AS TEXT), 'repayment', 'collection') AS BLOB) WHERE idx = 25")
-    broken = fc(*args)
+    broken = fc(*args, "--full")  # a later audit checks only what is new; --full reads every row again
     assert broken.returncode == 1
     findings = json.loads(broken.stdout)["findings"]
     assert {(f["chain"], f["block"], f["entry"]) for f in findings if f["entry"] is not None} == {("supervision.fivechains.local/gz", 1, 25)}, findings
     # and a row edited in the judicial database is named on the judicial chain
     with sqlite3.connect(system.data_dir / "supervision" / "supervision.db") as conn:
         conn.execute("UPDATE ledger_entry SET data = CAST(replace(CAST(data AS TEXT), 'collection', 'repayment') AS BLOB) WHERE idx = 25")
-    assert fc(*args).returncode == 0  # put back: clean again
+    assert fc(*args, "--full").returncode == 0  # put back: clean again
     with sqlite3.connect(system.data_dir / "judicial" / "judicial.db") as conn:
         conn.execute("UPDATE ledger_entry SET data = CAST(replace(CAST(data AS TEXT), '\"lender\":\"L1\"', '\"lender\":\"L2\"') AS BLOB) WHERE idx = 47")
-    judicial_broken = json.loads(fc(*args).stdout)["findings"]
+    judicial_broken = json.loads(fc(*args, "--full").stdout)["findings"]
     assert ("judicial.fivechains.local/gz-internet-court", 2, 47) in {(f["chain"], f["block"], f["entry"]) for f in judicial_broken}, judicial_broken
 
 

@@ -1,0 +1,188 @@
+"""One audit of both chains: checkpoints against the last audit, every new block replayed,
+the cross-link checked entry by entry.
+
+The judicial checkpoint is read before the supervision one: everything the judicial chain has
+anchored was sealed on the supervision chain before that, so a live system never shows an
+anchor of an entry the audit has not read.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chain.checkpoint import open_checkpoint
+from chain.errors import ChainError
+from chain.hashing import SHA256, HashSuite, suite_by_name
+from chain.merkle import leaf_hash, verify_consistency
+from chain.note import Ed25519NoteVerifier, format_vkey, parse_vkey
+from chain.replay import ChainReplay, EntriesDoNotAddUp, name_changed_entries
+
+from .crosslink import AnchorBook
+from .readers import ChainReader, JudicialReader, MissingBlock, SupervisionReader
+from .state import AuditState, write_misbehaviour
+
+__all__ = ["AuditRequest", "run_audit"]
+
+Progress = Callable[[str, int, int], None]  # (chain kind, entries done, entries to do)
+OnBlock = Callable[[Any, list[tuple[int, bytes]], bool], None]  # (header, (index, entry) as sealed, damaged: some entries differ)
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    supervision: str
+    judicial: str
+    certs: Path
+    cert_name: str
+    judicial_vkey: str | None = None
+    supervision_vkey: str | None = None
+    state_dir: Path | None = None
+    full: bool = False
+
+
+def run_audit(request: AuditRequest, progress: Progress = lambda kind, done, total: None) -> dict[str, Any]:
+    """Audit both chains; the report's ``ok`` is True only if nothing was found. Reading errors raise."""
+    state = AuditState.load(request.state_dir)
+    judicial_vkey = request.judicial_vkey or state.keys.get("judicial")
+    if not judicial_vkey:
+        raise ValueError("the judicial chain's key is needed on the first audit: --judicial-vkey VKEY")
+    started = time.perf_counter()
+    sv_reader, jc_reader = SupervisionReader(request.supervision), JudicialReader(request.judicial, request.certs, request.cert_name)
+    try:
+        jc_verifier = parse_vkey(judicial_vkey)
+        jc_cp = jc_reader.checkpoint()
+        sv_verifier = parse_vkey(request.supervision_vkey or state.keys.get("supervision") or sv_reader.info["vkey"])
+        sv_cp = sv_reader.checkpoint()
+        sv_suite = suite_by_name(sv_reader.info.get("hash_suite", "sha256"))
+        sv = _replay_for(sv_reader.info["chain_id"], sv_verifier, state, request.full, sv_suite)
+        jc = _replay_for(jc_verifier.name, jc_verifier, state, request.full, SHA256)  # type: ignore[arg-type]
+        resumed = bool(sv.size or jc.size)
+        book = AnchorBook.from_state(state.crosslink) if resumed and state.crosslink else AnchorBook(sv.chain_id)
+        if state.keys.get("supervision") and request.supervision_vkey is None and state.keys["supervision"] != sv_reader.info["vkey"]:
+            sv.find("the supervision chain now publishes another key than the one pinned in --state")
+
+        def supervision_block(header: Any, entries: list[tuple[int, bytes]], damaged: bool) -> None:
+            # the records of a damaged block are not compared with their anchors: the block's finding names them already
+            book.add_supervision_block(header.height, header.first_index, None if damaged else [e for _, e in entries],
+                                       header.tree_size, header.time_ms)
+
+        def judicial_block(header: Any, entries: list[tuple[int, bytes]], damaged: bool) -> None:
+            for index, data in entries:
+                book.add_judicial_entry(jc.find, header.height, index, data, header.time_ms, gaps_allowed=damaged)
+
+        sv_size = _follow("supervision", sv_reader, sv, sv_cp, state, request.state_dir, supervision_block, progress)
+        jc_size = _follow("judicial", jc_reader, jc, jc_cp, state, request.state_dir, judicial_block, progress)
+        if not sv.broken and not jc.broken:
+            book.check_unanchored(sv.find)
+    finally:
+        sv_reader.close()
+        jc_reader.close()
+
+    findings = sv.findings + jc.findings
+    report = {
+        "ok": not findings,
+        "findings": [f.to_dict() for f in findings],
+        "mode": "incremental" if resumed else "full",
+        "supervision": {"chain": sv.chain_id, "blocks": sv.next_height, "entries": sv.size, "checked_entries": sv.size - sv_size},
+        "judicial": {"chain": jc.chain_id, "blocks": jc.next_height, "entries": jc.size, "checked_entries": jc.size - jc_size},
+        "anchoring_lag_ms": book.lag_summary(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    if request.state_dir is not None and not findings:
+        for replay, cp_text in ((sv, sv_cp), (jc, jc_cp)):
+            if cp_text:
+                cp = open_checkpoint(cp_text, replay.verifier).checkpoint
+                state.checkpoints[replay.chain_id] = {"size": cp.size, "root": base64.b64encode(cp.root).decode(), "checkpoint": cp_text}
+                state.positions[replay.chain_id] = replay.position()
+        state.keys.update({"supervision": format_vkey(sv.verifier), "judicial": format_vkey(jc.verifier)})
+        state.crosslink = book.to_state()
+        state.save(request.state_dir)
+    return report
+
+
+def _replay_for(chain_id: str, verifier: Ed25519NoteVerifier, state: AuditState, full: bool, suite: HashSuite) -> ChainReplay:
+    position = state.positions.get(chain_id)
+    if position and not full:
+        return ChainReplay.resume(chain_id, verifier, position, suite)
+    return ChainReplay(chain_id, verifier, suite)
+
+
+def _follow(kind: str, reader: ChainReader, replay: ChainReplay, cp_text: str | None, state: AuditState,
+            state_dir: Path | None, on_block: OnBlock, progress: Progress) -> int:
+    """Check the checkpoint against the last audit's, then replay the new blocks up to it. Returns the size replayed from."""
+    start = replay.size
+    if cp_text is None:
+        if state.checkpoints.get(replay.chain_id):
+            replay.find("the chain publishes no checkpoint, but one was seen before (rollback)")
+        return start
+    try:
+        checkpoint = open_checkpoint(cp_text, replay.verifier).checkpoint
+    except ChainError as exc:
+        replay.find(f"the latest checkpoint does not verify with the pinned key: {exc}")
+        return start
+    _compare_with_last(kind, reader, replay, checkpoint, cp_text, state, state_dir)
+    if replay.size > checkpoint.size:
+        return start  # a rollback: reported above; nothing new to replay
+    try:
+        for _, header_text, entries in reader.blocks(replay.next_height, checkpoint.size) if replay.size < checkpoint.size else ():
+            damaged = False
+            try:
+                header = replay.add_block(header_text, entries)
+                checked = list(enumerate(entries, start=header.first_index)) if header else []
+            except EntriesDoNotAddUp as bad:
+                h, damaged = bad.header, True
+                sealed = reader.sealed_leaves(h.first_index, h.tree_size, h.tree_size)
+                for index, problem in name_changed_entries(h.first_index, entries, sealed, replay.suite):
+                    replay.find(problem, block=h.height, entry=index)
+                header = replay.add_sealed_leaves(header_text, sealed)
+                position = {leaf: h.first_index + k for k, leaf in enumerate(sealed)}  # only what the block really sealed goes on
+                checked = sorted((position[leaf], e) for e in entries if (leaf := leaf_hash(e, replay.suite)) in position)
+            if header is None:
+                break
+            on_block(header, checked, damaged)
+            progress(kind, replay.size - start, checkpoint.size - start)
+            if replay.size >= checkpoint.size:
+                break
+    except MissingBlock as missing:
+        replay.find(f"the chain cannot serve block {missing.height}, though later blocks exist (deleted from its storage)", block=missing.height)
+        replay.broken = True
+    if not replay.broken and (replay.size != checkpoint.size or replay.root() != checkpoint.root):
+        replay.find(f"the published blocks reach {replay.size} entries and do not give the latest signed checkpoint "
+                    f"({checkpoint.size} entries)", block=replay.next_height - 1 if replay.next_height else None)
+    return start
+
+
+def _compare_with_last(kind: str, reader: ChainReader, replay: ChainReplay, new: Any, new_text: str,
+                       state: AuditState, state_dir: Path | None) -> None:
+    """The checkpoint must extend the one accepted last time; otherwise keep the proof of misbehaviour."""
+    seen = state.checkpoints.get(replay.chain_id)
+    if not seen:
+        return
+    old_size, old_root = int(seen["size"]), base64.b64decode(seen["root"])
+    proof: list[bytes] = []
+    if new.size < old_size:
+        problem = f"the chain shrank from {old_size} to {new.size} entries since the last audit (rollback)"
+    elif new.size == old_size:
+        problem = None if new.root == old_root else f"two different signed checkpoints for size {old_size} (fork: history rewritten)"
+    else:
+        try:
+            proof = reader.consistency(old_size, new.size) if old_size else []
+        except Exception as exc:  # the chain cannot prove it: that is the finding
+            proof, problem = [], f"the chain gives no consistency proof from size {old_size} to {new.size}: {exc.__class__.__name__}"
+        else:
+            problem = None if not old_size or verify_consistency(old_size, new.size, old_root, new.root, proof, replay.suite) \
+                else f"the checkpoint of size {new.size} is not consistent with the one of size {old_size} seen before (fork)"
+    if problem is None:
+        return
+    replay.find(problem)
+    if state_dir is not None:
+        path = write_misbehaviour(state_dir, kind, {
+            "chain": replay.chain_id, "problem": problem, "verifier_key": format_vkey(replay.verifier),
+            "earlier_checkpoint": seen["checkpoint"], "later_checkpoint": new_text,
+            "consistency_proof": {"old_size": old_size, "new_size": new.size, "hashes": [base64.b64encode(h).decode() for h in proof]},
+        })
+        replay.find(f"proof of misbehaviour written to {path}")
