@@ -132,7 +132,8 @@ class ChainReplay:
         if h.height != self.next_height:
             return self._break(f"expected block {self.next_height}, got block {h.height} (a block missing or reordered)", self.next_height)
         if h.prev_hash != self.prev_hash:
-            return self._break(f"block {h.height} does not link to the block before it (hash chain broken: block replaced)", h.height)
+            return self._break(f"block {h.height - 1} is not the block that block {h.height} was sealed after "
+                               "(hash chain broken: a block was replaced)", h.height - 1)
         if h.first_index != self.size:
             return self._break(f"block {h.height} starts at entry {h.first_index}, the block before ends at {self.size}", h.height)
         return block
@@ -154,23 +155,33 @@ class ChainReplay:
 def name_changed_entries(first_index: int, published: Sequence[bytes], sealed: Sequence[bytes], suite: HashSuite = SHA256) -> list[tuple[int, str]]:
     """Compare a block's published entries with the leaf hashes it sealed; name each entry that differs.
 
-    Returns (entry index, what happened) pairs: changed in place, removed, inserted, or moved.
+    Walks both in step, so an entry changed in place, removed, inserted (even as a copy of
+    another) or swapped with its neighbour is named at its own index. Returns (index, what happened).
     """
-    published_leaves = [leaf_hash(e, suite) for e in published]
-    in_published, in_sealed = set(published_leaves), set(sealed)
+    got = [leaf_hash(e, suite) for e in published]
     named: list[tuple[int, str]] = []
-    for k, leaf in enumerate(sealed):
-        if leaf in in_published:
-            continue
-        replaced = k < len(published_leaves) and published_leaves[k] not in in_sealed
-        named.append((first_index + k, "the entry was changed in the database: it is not what its block sealed" if replaced
-                      else "the entry its block sealed is missing (deleted from the database)"))
-    changed = {i for i, _ in named}
-    for k, leaf in enumerate(published_leaves):
-        if leaf not in in_sealed and first_index + k not in changed:
-            named.append((first_index + k, "an entry its block never sealed stands here (inserted into the database)"))
-    if not named:
-        for k, leaf in enumerate(published_leaves):
-            if k < len(sealed) and leaf != sealed[k]:
-                named.append((first_index + k, "the entry is out of place: its block sealed it at another position (reordered)"))
-    return sorted(named)
+    i = j = 0
+    while i < len(sealed) and j < len(got):
+        if got[j] == sealed[i]:
+            i, j = i + 1, j + 1
+        elif i + 1 < len(sealed) and j + 1 < len(got) and got[j] == sealed[i + 1] and got[j + 1] == sealed[i]:
+            named += [(first_index + i, MOVED), (first_index + i + 1, MOVED)]
+            i, j = i + 2, j + 2
+        elif i + 1 < len(sealed) and got[j] == sealed[i + 1]:
+            named.append((first_index + i, REMOVED))
+            i += 1
+        elif j + 1 < len(got) and got[j + 1] == sealed[i]:
+            named.append((first_index + j, INSERTED))
+            j += 1
+        else:
+            named.append((first_index + i, CHANGED))
+            i, j = i + 1, j + 1
+    named += [(first_index + k, REMOVED) for k in range(i, len(sealed))]
+    named += [(first_index + k, INSERTED) for k in range(j, len(got))]
+    return named
+
+
+CHANGED = "the entry was changed in the database: it is not what its block sealed"
+REMOVED = "the entry its block sealed is missing here (deleted from the database, or moved)"
+INSERTED = "an entry its block never sealed stands here (inserted into the database)"
+MOVED = "the entry is out of place: its block sealed it at a neighbouring position (reordered)"
