@@ -155,29 +155,35 @@ class ChainReplay:
 def name_changed_entries(first_index: int, published: Sequence[bytes], sealed: Sequence[bytes], suite: HashSuite = SHA256) -> list[tuple[int, str]]:
     """Compare a block's published entries with the leaf hashes it sealed; name each entry that differs.
 
-    Walks both in step, so an entry changed in place, removed, inserted (even as a copy of
-    another) or swapped with its neighbour is named at its own index. Returns (index, what happened).
+    Walks both in step and, where they part, takes the explanation after which they meet again:
+    two neighbours swapped, an entry removed, one inserted (even a copy of another), or one
+    changed in place. Returns (index, what happened) pairs.
     """
     got = [leaf_hash(e, suite) for e in published]
+    ls, lg = len(sealed), len(got)
+
+    def meet(i: int, j: int) -> bool:
+        return (i == ls and j == lg) or (i < ls and j < lg and got[j] == sealed[i])
+
     named: list[tuple[int, str]] = []
     i = j = 0
-    while i < len(sealed) and j < len(got):
+    while i < ls and j < lg:
         if got[j] == sealed[i]:
             i, j = i + 1, j + 1
-        elif i + 1 < len(sealed) and j + 1 < len(got) and got[j] == sealed[i + 1] and got[j + 1] == sealed[i]:
+        elif i + 1 < ls and j + 1 < lg and got[j] == sealed[i + 1] and got[j + 1] == sealed[i] and meet(i + 2, j + 2):
             named += [(first_index + i, MOVED), (first_index + i + 1, MOVED)]
             i, j = i + 2, j + 2
-        elif i + 1 < len(sealed) and got[j] == sealed[i + 1]:
+        elif i + 1 < ls and got[j] == sealed[i + 1] and meet(i + 2, j + 1):
             named.append((first_index + i, REMOVED))
             i += 1
-        elif j + 1 < len(got) and got[j + 1] == sealed[i]:
+        elif j + 1 < lg and got[j + 1] == sealed[i] and meet(i + 1, j + 2):
             named.append((first_index + j, INSERTED))
             j += 1
         else:
             named.append((first_index + i, CHANGED))
             i, j = i + 1, j + 1
-    named += [(first_index + k, REMOVED) for k in range(i, len(sealed))]
-    named += [(first_index + k, INSERTED) for k in range(j, len(got))]
+    named += [(first_index + k, REMOVED) for k in range(i, ls)]
+    named += [(first_index + k, INSERTED) for k in range(j, lg)]
     return named
 
 
