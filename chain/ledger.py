@@ -1,7 +1,8 @@
 """A stored ledger: append entries, seal them into signed blocks, answer proofs.
 
 One sealer per chain turns appended entries into blocks (heights are a primary key, so a
-second sealer loses cleanly); appends only assign indexes and store. Proofs read O(log n)
+second sealer loses cleanly: ``seal`` returns None); appends only assign indexes and store,
+from any number of processes on PostgreSQL. Proofs read O(log n)
 tiles and never rebuild the tree.
 """
 
@@ -19,7 +20,7 @@ from .errors import LedgerStateError, StorageError
 from .hashing import SHA256, HashSuite, suite_by_name
 from .merkle import consistency_ranges, empty_root, inclusion_ranges, leaf_hash
 from .note import Ed25519NoteSigner, Ed25519NoteVerifier, format_vkey, parse_vkey
-from .storage.base import LedgerStore, SealWrite, StoredBlock
+from .storage.base import HeightTaken, LedgerStore, SealWrite, StoredBlock
 from .tiles import TILE_HEIGHT, RightEdge, TileReader, split_hashes, tile_width_at
 
 __all__ = ["Ledger", "AppendResult", "InclusionProof", "ConsistencyProof"]
@@ -92,7 +93,13 @@ class Ledger:
         return AppendResult(first, hashes)
 
     def seal(self, *, max_entries: int | None = None, now_ms: int | None = None) -> Block | None:
-        """Seal the appended entries (at most ``max_entries``) into a signed block; None if none wait."""
+        """Seal the appended entries (at most ``max_entries``) into a signed block.
+
+        None if no entry waits, or if another sealer stored a block of that height first (two
+        processes that both believe they lead): the loser stores nothing and reads afresh next time.
+        Everything is read from storage each time, so a process that was not sealing picks up where
+        another left off.
+        """
         if self.signer is None:
             raise LedgerStateError("this ledger was opened read-only: sealing needs the chain's signing key")
         with self._seal_lock:
@@ -123,9 +130,13 @@ class Ledger:
             for level in range(len(edge.partials)):
                 if edge.partials[level]:
                     tiles[(level, end >> (TILE_HEIGHT * (level + 1)))] = edge.tile_bytes(level)
-            self.store.commit_seal(
-                SealWrite(StoredBlock(header.height, end, block.to_text()), end, checkpoint.to_text(), tiles)
-            )
+            try:
+                self.store.commit_seal(
+                    SealWrite(StoredBlock(header.height, end, block.to_text()), end, checkpoint.to_text(), tiles)
+                )
+            except HeightTaken:
+                self._edge = None
+                return None
             self._edge = edge
             return block
 
@@ -158,8 +169,15 @@ class Ledger:
             self._edge = edge
             return block
 
+    def forget_cached_state(self) -> None:
+        """Drop the cached right edge (a process becoming the sealer calls this; the cache is keyed
+        by tree size, so it cannot serve a stale edge anyway, but a new term starts from storage)."""
+        with self._seal_lock:
+            self._edge = None
+
     def _edge_at(self, size: int) -> RightEdge:
-        """The right edge of the tree at a sealed ``size``, from storage (cached for the sealer)."""
+        """The right edge of the tree at a sealed ``size``, from storage (cached for the sealer, by size:
+        a block sealed by another process changes the size, so the cache is never used for it)."""
         if self._edge is not None and self._edge.size == size:
             return self._edge
         partials: list[list[bytes]] = []

@@ -46,6 +46,8 @@ def serve(
     seal_interval_ms: Annotated[int, typer.Option(help="… or every T milliseconds, whichever first.")] = 500,
     judicial: Annotated[Optional[str], typer.Option("--judicial", help="HOST:PORT of the judicial chain to anchor sealed blocks to.")] = None,
     certs: Annotated[Optional[Path], typer.Option("--certs", help="Consortium certificates (CA and this chain's client certificate).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                         help="API processes sharing the port (more than 1 needs a PostgreSQL --db; one of them, elected, seals).")] = 1,
 ) -> None:
     """Serve the deposit API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -56,14 +58,49 @@ def serve(
     if judicial and not certs:
         raise fail("--judicial needs --certs DIR (mutual TLS)")
     config = SupervisionConfig(data_dir, db, chain_id, seal_entries, seal_interval_ms, judicial_target=judicial, certs_dir=certs)
+    if workers > 1:
+        _serve_workers(config, host, port, workers)
+        return
     try:
         chain = SupervisionChain(config)
     except ChainError as exc:
         raise fail(str(exc)) from None
-    console.print(f"supervision chain [bold]{chain_id}[/] on http://{host}:{port}  (API docs: /docs)")
-    console.print(f"verifier key: {chain.vkey}")
-    console.print(f"regulator token: in {data_dir / 'regulator.token'} (mode 0600)")
+    _serving(config, host, port, chain.vkey)
     uvicorn.run(create_app(chain), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+
+
+def _serving(config: SupervisionConfig, host: str, port: int, vkey: str, workers: int = 1) -> None:
+    processes = f"  ({workers} API processes, one elected sealer)" if workers > 1 else ""
+    console.print(f"supervision chain [bold]{config.chain_id}[/] on http://{host}:{port}  (API docs: /docs){processes}")
+    console.print(f"verifier key: {vkey}")
+    console.print(f"regulator token: in {config.data_dir / 'regulator.token'} (mode 0600)")
+
+
+def _serve_workers(config: SupervisionConfig, host: str, port: int, workers: int) -> None:
+    """N API processes behind one port (uvicorn's process manager), sharing a PostgreSQL database."""
+    import uvicorn
+    from sqlalchemy.engine import make_url
+
+    from chain.ledger import Ledger
+    from chain.note import format_vkey
+    from supervision_chain.service import prepare_data_dir
+    from supervision_chain.workers import ENV, config_to_env
+
+    if not config.db_url or make_url(config.db_url).get_backend_name() != "postgresql":
+        raise fail("--workers > 1 needs --db postgresql+psycopg://…: an SQLite file takes one writing process")
+    try:  # key, token, tables and the ledger's metadata once, here, before the workers start and share them
+        signer, _ = prepare_data_dir(config)
+        store = open_supervision_store(config)
+        try:
+            Ledger.create(store, config.chain_id, signer)
+        finally:
+            store.close()
+    except ChainError as exc:
+        raise fail(str(exc)) from None
+    os.environ[ENV] = config_to_env(config)
+    _serving(config, host, port, format_vkey(signer.verifier()), workers)
+    uvicorn.run("supervision_chain.workers:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                log_level="warning", timeout_graceful_shutdown=30)
 
 
 def _regulator_http(server: str, token: str | None) -> httpx.Client:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from chain.ledger import Ledger
 from chain.storage import insert_rows
@@ -39,16 +40,23 @@ def index_sealed_blocks(ledger: Ledger, engine: Engine) -> int:
         if block is None:
             return done
         first = block.tree_size - ledger.block(height).header.entry_count  # type: ignore[union-attr]
-        with engine.begin() as conn:
-            if _next_height(conn) != height:  # someone else indexed it meanwhile
-                continue
-            digests = conn.execute(select(D.c.idx, D.c.digest).where(D.c.idx >= first, D.c.idx < block.tree_size)).all()
-            rows = sorted((height, digest_key(d), int(i)) for i, d in digests)
-            insert_rows(conn, RUN, ("block_height", "digest_key", "idx"), rows)
-            if height == 0 and conn.execute(select(UPTO.c.name)).first() is None:
-                conn.execute(UPTO.insert().values(name="digests", next_height=1))
-            else:
-                conn.execute(UPTO.update().where(UPTO.c.name == "digests").values(next_height=height + 1))
+        try:
+            with engine.begin() as conn:
+                if _next_height(conn) != height:  # someone else indexed it meanwhile
+                    continue
+                digests = conn.execute(select(D.c.idx, D.c.digest).where(D.c.idx >= first, D.c.idx < block.tree_size)).all()
+                rows = sorted((height, digest_key(d), int(i)) for i, d in digests)
+                insert_rows(conn, RUN, ("block_height", "digest_key", "idx"), rows)
+                if height == 0 and conn.execute(select(UPTO.c.name)).first() is None:
+                    conn.execute(UPTO.insert().values(name="digests", next_height=1))
+                else:
+                    conn.execute(UPTO.update().where(UPTO.c.name == "digests").values(next_height=height + 1))
+        except (IntegrityError, engine.dialect.dbapi.IntegrityError):  # type: ignore[union-attr]
+            # two sealers for a moment (one has not yet seen it lost the election): the other indexed this block
+            with engine.connect() as conn:
+                if _next_height(conn) == height:
+                    raise
+            continue
         done += 1
 
 

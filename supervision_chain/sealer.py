@@ -1,5 +1,7 @@
 """The sealer: every N entries or T milliseconds, whichever first, the pending entries
-become a signed block and checkpoint. One sealer per chain; waiters are told after each seal.
+become a signed block and checkpoint. One sealer per chain (on PostgreSQL, the process that
+won the election); waiters are told after each seal. It reads what is pending from the
+database on every tick, so entries appended by other processes are sealed as well.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Sealer:
         self._wake = threading.Condition()
         self._pending_hint = 0
         self._stopping = False
+        self._seal_on_stop = True
         self._thread = threading.Thread(target=self._run, name="sealer", daemon=True)
 
     def start(self) -> None:
@@ -72,8 +75,9 @@ class Sealer:
             if self._pending_hint >= self.max_entries:
                 self._wake.notify()
 
-    def stop(self) -> None:
-        """Seal whatever was acknowledged, then stop."""
+    def stop(self, *, seal: bool = True) -> None:
+        """Seal whatever was acknowledged (unless ``seal`` is False: this process lost the election), then stop."""
+        self._seal_on_stop = seal
         self._stopping = True
         with self._wake:
             self._wake.notify()
@@ -96,7 +100,8 @@ class Sealer:
                 self._pending_hint = 0
             try:
                 if self._stopping:
-                    self.seal_pending()
+                    if self._seal_on_stop:
+                        self.seal_pending()
                     return
                 pending = self.ledger.store.size() - self.ledger.sealed_size()
                 if pending <= 0:

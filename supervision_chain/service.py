@@ -1,17 +1,25 @@
 """The supervision chain as one object: ledger, lender registry, group-commit writer, sealer.
 
-The HTTP layer only parses and maps errors; everything that decides lives here.
+The HTTP layer only parses and maps errors; everything that decides lives here. On
+PostgreSQL several API processes may run one each over the same database: all take
+deposits, one elected process seals, indexes digests and anchors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import hmac
+import logging
+import os
 import secrets
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,19 +33,27 @@ from chain.encoding import b64encode
 from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash, root
-from chain.note import format_vkey, sign_note
+from chain.note import Ed25519NoteSigner, format_vkey, sign_note
 from chain.storage import open_store
+from chain.storage.election import AdvisoryLock, Campaign, sealer_lock_key
+from chain.storage.schema import BlockRow
 
 from .anchorer import Anchorer
 from .digest_index import find_indexes, index_sealed_blocks
 from .errors import BadSignature, InvalidInput, NotFound, StaleRequest, TooManyItems, Unauthorized, UnknownLender
-from .models import SUPERVISION_TABLES, Deposit
+from .models import SUPERVISION_TABLES, AnchoredUpTo, Deposit
 from .records import Item, ReceiptFields, canonical_json, item_bytes, read_text, receipt_text, request_text, valid_id
 from .registry import get_lender
 from .sealer import Changes, Sealer
 from .writer import Accepted, DepositJob, DepositWriter
 
+log = logging.getLogger(__name__)
 D = Deposit.__table__  # type: ignore[attr-defined]
+_B = BlockRow.__table__  # type: ignore[attr-defined]
+_UP = AnchoredUpTo.__table__  # type: ignore[attr-defined]
+# what a process that does not seal watches: the latest block and the outbox position
+_PROGRESS = select(select(func.max(_B.c.height)).scalar_subquery(),
+                   select(_UP.c.next_height).where(_UP.c.name == "judicial").scalar_subquery())
 
 KEY_FILE = "signer.key"
 TOKEN_FILE = "regulator.token"
@@ -57,42 +73,78 @@ class SupervisionConfig:
     late_after_ms: int = 24 * 3600 * 1000  # a deposit later than this after its event counts as late
     judicial_target: str | None = None  # host:port of the judicial chain's gRPC service
     certs_dir: Path | None = None  # consortium CA and this chain's client certificate (mutual TLS)
+    election_interval_ms: int = 1000  # PostgreSQL: how often a process that does not seal tries for the sealer lock
+    watch_interval_ms: int = 100  # PostgreSQL: how often a process that does not seal looks for new blocks and codes
 
 
 def regulator_token(data_dir: Path) -> str:
-    """The regulator's admin token (made on first start, file mode 0600)."""
+    """The regulator's admin token (made on first start, file mode 0600; complete before anyone can read it)."""
     path = data_dir / TOKEN_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        fd = path.open("x")
-        path.chmod(0o600)
-        with fd:
-            fd.write(secrets.token_urlsafe(32) + "\n")
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{TOKEN_FILE}.")
+        try:
+            with os.fdopen(fd, "w") as f:  # mkstemp made it 0600
+                f.write(secrets.token_urlsafe(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)  # atomic, and never replaces a token another process made first
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
+
+
+@contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the data directory while keys are made (processes starting together)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / ".init.lock").open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def prepare_data_dir(config: SupervisionConfig) -> tuple[Ed25519NoteSigner, str]:
+    """The chain's signer and the regulator token, made on first start under a lock, so API processes
+    starting together (or workers started after their parent made them) share one of each."""
+    with data_dir_lock(config.data_dir):
+        return load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id), regulator_token(config.data_dir)
 
 
 def open_supervision_store(config: SupervisionConfig):
     store = open_store(config.db_url or config.data_dir / "supervision.db")
-    for table in SUPERVISION_TABLES:
-        table.create(store.engine, checkfirst=True)
+    store.create_tables(SUPERVISION_TABLES)
     return store
 
 
 class SupervisionChain:
+    """One API process's view of the chain. Every process accepts deposits; the sealer's duties
+    (sealing, the digest index, anchoring) run in one process only: always this one on SQLite,
+    the elected one on PostgreSQL (see ``chain.storage.election``)."""
+
     def __init__(self, config: SupervisionConfig) -> None:
         self.config = config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.signer = load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id)
+        self.signer, token = prepare_data_dir(config)
         self.store = open_supervision_store(config)
         self.ledger = Ledger.create(self.store, config.chain_id, self.signer)
         self.vkey = format_vkey(self.signer.verifier())
-        self._token_hash = hashlib.sha256(regulator_token(config.data_dir).encode()).digest()
+        self._token_hash = hashlib.sha256(token.encode()).digest()
         self.changes = Changes()
-        self.sealer = Sealer(self.ledger, config.seal_max_entries, config.seal_interval_ms, self._sealed)
-        self.writer = DepositWriter(self.ledger, self.sealer.notify)
+        self.writer = DepositWriter(self.ledger, self._appended)
+        self.sealer: Sealer | None = None  # the sealer's duties, while this process holds them
         self.anchorer: Anchorer | None = None
-        if config.judicial_target:
-            self.anchorer = Anchorer(self.ledger, self._judicial_channel, self.changes.bump)
+        self._duties = threading.Lock()
+        self.campaign: Campaign | None = None
+        if self.store.dialect == "postgresql":
+            lock = AdvisoryLock(self.store.url, sealer_lock_key(config.chain_id))
+            self.campaign = Campaign(lock, self._take_up_sealing, self._give_up_sealing, interval=config.election_interval_ms / 1000)
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="change-watcher", daemon=True)
         self._keys: dict[str, tuple[Ed25519PublicKey, bool, float]] = {}
         self._keys_lock = threading.Lock()
 
@@ -102,19 +154,72 @@ class SupervisionChain:
         # The writer thread waits on SQLite and fsync, then needs the GIL back at once to answer
         # a whole group; a 1 ms switch interval (default 5 ms) keeps it from queueing behind request parsing.
         sys.setswitchinterval(0.001)
-        index_sealed_blocks(self.ledger, self.store.engine)  # catch up after a crash between seal and index
         self.writer.start()
-        self.sealer.start()
-        if self.anchorer:
-            self.anchorer.start()
+        if self.campaign is None:
+            self._take_up_sealing()
+        else:
+            self.campaign.start()
+            self._watcher.start()
 
     def stop(self) -> None:
-        """Graceful: finish queued deposits, seal what was acknowledged, close the database."""
+        """Graceful: finish queued deposits, seal what was acknowledged (if this process seals), close the database."""
         self.writer.stop()
-        self.sealer.stop()
-        if self.anchorer:
-            self.anchorer.stop()
+        self._stopping.set()
+        if self.campaign is None:
+            self._give_up_sealing(True)
+        else:
+            self.campaign.stop()  # seals while the lock is still held, then lets it go
+            if self._watcher.is_alive():
+                self._watcher.join(timeout=5)
         self.store.close()
+
+    @property
+    def is_sealer(self) -> bool:
+        return self.sealer is not None
+
+    def _take_up_sealing(self) -> None:
+        """This process seals from now on: start from what is stored, whoever wrote it."""
+        with self._duties:
+            self.ledger.forget_cached_state()
+            index_sealed_blocks(self.ledger, self.store.engine)  # catch up after a crash between seal and index
+            self.sealer = Sealer(self.ledger, self.config.seal_max_entries, self.config.seal_interval_ms, self._sealed)
+            self.sealer.start()
+            if self.config.judicial_target:
+                self.anchorer = Anchorer(self.ledger, self._judicial_channel, self.changes.bump)
+                self.anchorer.start()
+        self.changes.bump()
+
+    def _give_up_sealing(self, graceful: bool) -> None:
+        """Stop the sealer's duties; seal what is pending first only if the lock is still ours (``graceful``)."""
+        with self._duties:
+            sealer, self.sealer = self.sealer, None
+            anchorer, self.anchorer = self.anchorer, None
+            if sealer:
+                sealer.stop(seal=graceful)
+            if anchorer:
+                anchorer.stop()
+
+    def _appended(self, count: int) -> None:
+        sealer = self.sealer
+        if sealer is not None:
+            sealer.notify(count)
+
+    def _watch(self) -> None:
+        """In a process that does not seal, wake the long-polls when another process sealed or anchored."""
+        seen = None
+        while not self._stopping.wait(self.config.watch_interval_ms / 1000):
+            if self.is_sealer:  # the sealer's own callbacks wake them
+                seen = None
+                continue
+            try:
+                with self.store.read_engine.connect() as conn:
+                    now = tuple(conn.execute(_PROGRESS).one())
+            except Exception:  # the database is away for a moment: look again next tick
+                log.debug("cannot read the chain's progress", exc_info=True)
+                continue
+            if seen is not None and now != seen:
+                self.changes.bump()
+            seen = now
 
     def _judicial_channel(self):  # type: ignore[no-untyped-def]
         from proto.channel import client_channel, client_stem

@@ -4,6 +4,8 @@ Each request becomes a job; one writer thread takes every job waiting (up to a c
 checks idempotency keys and nonces, and appends all their entries with their request and
 deposit rows in one transaction. A request is answered only after that commit: 202 means
 on disk. A job refused (replay, reused key) is refused alone; the others still land.
+Several API processes may each run a writer on one PostgreSQL database: the ledger's append
+lock keeps their indexes consecutive, and unique keys settle a nonce or key raced between them.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class DepositWriter:
         """Answer retries and refuse replays now (two queries for the whole group); return the jobs to write."""
         keys = {(j.lender_id, j.idempotency_key) for j in jobs}
         nonces = {(j.lender_id, j.nonce) for j in jobs}
-        with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]  # no lock: this thread is the only writer
+        with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]  # no lock: a race with another process ends at the unique keys
             earlier = {(r.lender_id, r.idempotency_key): r for r in conn.execute(
                 select(R).where(tuple_(R.c.lender_id, R.c.idempotency_key).in_(list(keys))))}
             used_nonces = {tuple(r) for r in conn.execute(
@@ -141,7 +143,7 @@ class DepositWriter:
             to_write.append(job)
         return to_write
 
-    def _commit(self, jobs: list[DepositJob]) -> None:
+    def _commit(self, jobs: list[DepositJob], *, retry: bool = True) -> None:
         to_write = self._decide(jobs)
         if not to_write:
             return
@@ -170,9 +172,11 @@ class DepositWriter:
         try:
             self.ledger.append(entries, also=rows)
         except StorageError as exc:
-            if len(to_write) > 1:  # e.g. a unique key raced by another process: retry one by one
+            # e.g. a nonce or idempotency key raced by another API process: decide again, one by one,
+            # now that its row is committed (a retry of the same request then gets the original receipt)
+            if len(to_write) > 1 or (retry and _unique_race(exc)):
                 for job in to_write:
-                    self._commit([job])
+                    self._commit([job], retry=False)
                 return
             to_write[0].future.set_exception(_as_supervision_error(exc))
             return
@@ -194,6 +198,10 @@ def _copy_to(target: Future) -> Callable[[Future], None]:
             target.set_result(Accepted(result.first_index, result.count, result.accepted_ms, result.items_root, True))
 
     return copy
+
+
+def _unique_race(exc: Exception) -> bool:
+    return "uq_sv_request_" in str(exc.__cause__ or exc) or "sv_request.lender_id" in str(exc.__cause__ or exc)
 
 
 def _as_supervision_error(exc: Exception) -> Exception:

@@ -10,7 +10,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["StoredBlock", "StoredEntry", "SealWrite", "LedgerStore"]
+from ..errors import StorageError
+
+__all__ = ["StoredBlock", "StoredEntry", "SealWrite", "LedgerStore", "HeightTaken"]
+
+
+class HeightTaken(StorageError):
+    """A seal lost: a block of that height is already stored (another sealer got there first)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ class LedgerStore(Protocol):
         """Every stored tile as (level, index, bytes), ordered by level then index."""
 
     def commit_seal(self, write: SealWrite) -> None:
-        """Store a sealed block atomically; raise StorageError if that height already exists."""
+        """Store a sealed block atomically; raise HeightTaken if that height (or tree size) is already stored."""
 
     def latest_block(self) -> StoredBlock | None: ...
 

@@ -19,13 +19,14 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import StorageError
-from .base import SealWrite, StoredBlock, StoredEntry
+from .base import HeightTaken, SealWrite, StoredBlock, StoredEntry
 from .schema import LEDGER_TABLES, BlockRow, CheckpointRow, EntryRow, LedgerMeta, TileRow
 
 __all__ = ["SQLStore", "open_store", "sqlite_url", "insert_rows"]
 
 AlsoWrite = Callable[[Connection, int], None]
 _APPEND_LOCK = 0x5F1C_0001  # advisory lock key that serialises appends on PostgreSQL
+_SCHEMA_LOCK = 0x5F1C_0002  # … and the one that serialises creating tables and the ledger's metadata
 
 E = EntryRow.__table__  # type: ignore[attr-defined]
 T = TileRow.__table__  # type: ignore[attr-defined]
@@ -96,11 +97,21 @@ class SQLStore:
 
     # --- set-up --------------------------------------------------------------------------
 
+    def create_tables(self, tables: Sequence[Any]) -> None:
+        """Create the tables that do not exist yet. On PostgreSQL in one transaction under an advisory
+        lock, so processes starting together on one database do not race to create the same table."""
+        with self._write_lock, self._writer.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            for table in tables:
+                table.create(conn, checkfirst=True)
+
     def initialize(self, meta: Mapping[str, str]) -> None:
         try:
-            for table in LEDGER_TABLES:
-                table.create(self._writer, checkfirst=True)
+            self.create_tables(LEDGER_TABLES)
             with self._write_lock, self._writer.begin() as conn:
+                if self.dialect == "postgresql":  # two processes creating the ledger at once: one writes, the other compares
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
                 existing = dict(conn.execute(select(M.c.key, M.c.value)).all())
                 if existing:
                     if existing != dict(meta):
@@ -144,15 +155,7 @@ class SQLStore:
             raise StorageError(f"append to {self._where()} failed, nothing was stored: {reason.__class__.__name__}: {reason}") from exc
 
     def _insert_entries(self, conn: Connection, first: int, entries: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> None:
-        rows = zip(range(first, first + len(entries)), leaf_hashes, entries)
-        if self.dialect == "postgresql":
-            dbapi = conn.connection.dbapi_connection
-            with dbapi.cursor() as cur:  # type: ignore[union-attr]
-                with cur.copy("COPY ledger_entry (idx, leaf_hash, data) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-        else:
-            conn.exec_driver_sql("INSERT INTO ledger_entry (idx, leaf_hash, data) VALUES (?, ?, ?)", list(rows))
+        insert_rows(conn, E, ("idx", "leaf_hash", "data"), list(zip(range(first, first + len(entries)), leaf_hashes, entries)))
 
     def size(self) -> int:
         with self._reader.connect() as conn:
@@ -205,7 +208,7 @@ class SQLStore:
                 if tiles:
                     conn.execute(self._upsert_tiles(), tiles)
         except IntegrityError as exc:
-            raise StorageError(f"block {write.block.height} is already sealed (another sealer won?)") from exc
+            raise HeightTaken(f"block {write.block.height} is already sealed (another sealer won?)") from exc
         except SQLAlchemyError as exc:
             raise StorageError(f"sealing block {write.block.height} failed, nothing was stored: {exc.__class__.__name__}") from exc
 
@@ -280,12 +283,17 @@ class SQLStore:
 
 
 def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Bulk insert positional rows; on SQLite straight through the driver's executemany (hot path)."""
+    """Bulk insert positional rows: on SQLite straight through the driver's executemany, on PostgreSQL by COPY (hot path)."""
     if not rows:
         return
     if conn.dialect.name == "sqlite":
         marks = ", ".join("?" * len(columns))
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
+    elif conn.dialect.name == "postgresql":
+        with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
+            with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
     else:
         conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
 
