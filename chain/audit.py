@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .block import GENESIS_PREV, Block, BlockHeader, open_block
 from .checkpoint import open_checkpoint
 from .errors import ChainError
+from .findings import Finding
 from .hashing import suite_by_name
 from .merkle import leaf_hash
 from .note import Ed25519NoteVerifier, format_vkey, parse_vkey
@@ -24,27 +25,6 @@ from .tiles import TILE_HEIGHT, TILE_WIDTH, RightEdge, split_hashes
 __all__ = ["Finding", "AuditReport", "audit_ledger"]
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing wrong with a chain: where (block, entry) and what."""
-
-    chain: str
-    problem: str
-    block: int | None = None
-    entry: int | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        where = [f"chain {self.chain}"]
-        if self.block is not None:
-            where.append(f"block {self.block}")
-        if self.entry is not None:
-            where.append(f"entry {self.entry}")
-        return f"{', '.join(where)}: {self.problem}"
 
 
 @dataclass

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .audit import Finding
 from .block import GENESIS_PREV, Block, BlockHeader, open_block
 from .errors import ChainError
+from .findings import Finding
 from .hashing import SHA256, HashSuite
 from .merkle import leaf_hash
 from .note import Ed25519NoteVerifier

@@ -2,39 +2,65 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from .audit_cli import audit
-from .court_cli import court_app
-from .demo import run_demo
-from .judicial_cli import judicial_app, verify_bundle_cmd
-from .ledger_cli import keys_app, ledger_app
-from .mirror_cli import mirror
-from .supervision_cli import lender_app, regulator_app, supervision_app
-from .up_cli import up
-from .witness_cli import witness_app
+# verb → (module, attribute): a role's module (and its web, database or RPC libraries) is
+# imported only when that verb runs, so a quick command such as an incremental audit starts fast.
+ROLES: dict[str, tuple[str, str]] = {
+    "keys": ("fivechains.ledger_cli", "keys_app"),
+    "ledger": ("fivechains.ledger_cli", "ledger_app"),
+    "supervision": ("fivechains.supervision_cli", "supervision_app"),
+    "regulator": ("fivechains.supervision_cli", "regulator_app"),
+    "lender": ("fivechains.supervision_cli", "lender_app"),
+    "judicial": ("fivechains.judicial_cli", "judicial_app"),
+    "court": ("fivechains.court_cli", "court_app"),
+    "up": ("fivechains.up_cli", "up"),
+    "verify-bundle": ("fivechains.judicial_cli", "verify_bundle_cmd"),
+    "audit": ("fivechains.audit_cli", "audit"),
+    "witness": ("fivechains.witness_cli", "witness_app"),
+    "mirror": ("fivechains.mirror_cli", "mirror"),
+}
+
+
+class LazyRoles(TyperGroup):
+    """The root command: lists every verb, imports a verb's module only when it is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*ROLES, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in ROLES:
+            return super().get_command(ctx, name)
+        module, attribute = ROLES[name]
+        target: Any = getattr(importlib.import_module(module), attribute)
+        if isinstance(target, typer.Typer):
+            command: click.Command = typer.main.get_group(target)
+        else:
+            single = typer.Typer(add_completion=False)
+            single.command(name)(target)
+            command = typer.main.get_command(single)
+        command.name = name
+        return command
+
 
 app = typer.Typer(
     name="fivechains",
+    cls=LazyRoles,
     help="Five Chains: verifiable supervision and judicial chains for online-lending evidence.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-app.add_typer(keys_app, name="keys")
-app.add_typer(ledger_app, name="ledger")
-app.add_typer(supervision_app, name="supervision")
-app.add_typer(regulator_app, name="regulator")
-app.add_typer(lender_app, name="lender")
-app.add_typer(judicial_app, name="judicial")
-app.add_typer(court_app, name="court")
-app.command("up")(up)
-app.command("verify-bundle")(verify_bundle_cmd)
-app.command("audit")(audit)
-app.add_typer(witness_app, name="witness")
-app.command("mirror")(mirror)
+
+
+@app.callback()
+def roles() -> None:
+    """Five Chains: verifiable supervision and judicial chains for online-lending evidence."""
 
 
 @app.command("demo")
@@ -44,6 +70,8 @@ def demo(
     keep_running: Annotated[bool, typer.Option("--keep-running/--no-keep-running", help="Leave the system up for the browser.")] = False,
 ) -> None:
     """Show the system working: ledger, deposits and codes, then a case for the court portal."""
+    from .demo import run_demo
+
     run_demo(data_dir, records, keep_running=keep_running)
 
 
