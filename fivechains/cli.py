@@ -25,6 +25,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "audit": ("fivechains.audit_cli", "audit"),
     "witness": ("fivechains.witness_cli", "witness_app"),
     "mirror": ("fivechains.mirror_cli", "mirror"),
+    "config": ("fivechains.config_cli", "config_app"),
 }
 
 
