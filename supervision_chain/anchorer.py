@@ -20,10 +20,11 @@ from chain.ledger import Ledger
 from proto import crosschain_pb2 as pb
 from proto import crosschain_pb2_grpc as pb_grpc
 
-from .models import AnchoredUpTo
+from .models import AnchoredUpTo, AnchorReceipt
 
 log = logging.getLogger(__name__)
 UP = AnchoredUpTo.__table__  # type: ignore[attr-defined]
+RECEIPTS = AnchorReceipt.__table__  # type: ignore[attr-defined]
 
 
 class Anchorer:
@@ -119,4 +120,6 @@ class Anchorer:
                     conn.execute(D.update().where(D.c.idx == i).values(deposit_code=c))
             if conn.execute(UP.update().where(UP.c.name == "judicial").values(next_height=height + 1)).rowcount == 0:
                 conn.execute(UP.insert().values(name="judicial", next_height=height + 1))
+            conn.execute(RECEIPTS.insert().values(height=height, sealed_ms=block.header.time_ms,  # type: ignore[union-attr]
+                                                  anchored_ms=int(time.time() * 1000), judicial_checkpoint=receipt.judicial_checkpoint))
         self._on_anchor()

@@ -21,7 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chain.encoding import b64decode_strict, b64encode
 from chain.errors import ChainError, LedgerStateError
 
+from .dashboard import add_dashboard
 from .errors import InvalidInput, NotFound, SupervisionError, Unauthorized
+from .oversight import figures
 from .records import ID_PATTERN, MAX_SAFE_INT, RECORD_TYPES, Item
 from .registry import add_lender, list_lenders, set_enabled
 from .service import SupervisionChain
@@ -280,6 +282,12 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
     @app.get("/v1/admin/timeliness", tags=["regulator"], summary="Per-lender reporting delay (event → deposit)")
     def admin_timeliness(_: RegulatorDep) -> dict[str, Any]:
         return {"lenders": chain.timeliness()}
+
+    @app.get("/v1/admin/dashboard", tags=["regulator"], summary="The dashboard's figures: deposits per day, delays, anchoring lag, checkpoints")
+    def admin_dashboard(_: RegulatorDep, days: Annotated[int, Query(ge=1, le=366)] = 30, blocks: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+        return figures(chain, days=days, blocks=blocks)
+
+    add_dashboard(app, chain)  # the same figures as a web page under /regulator
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Lender", "DepositRequest", "Deposit", "DigestRun", "IndexedUpTo", "AnchoredUpTo", "SUPERVISION_TABLES"]
+__all__ = ["Lender", "DepositRequest", "Deposit", "DigestRun", "IndexedUpTo", "AnchoredUpTo", "AnchorReceipt", "SUPERVISION_TABLES"]
 
 
 class Lender(SQLModel, table=True):
@@ -90,4 +90,16 @@ class AnchoredUpTo(SQLModel, table=True):
     next_height: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-SUPERVISION_TABLES = [m.__table__ for m in (Lender, DepositRequest, Deposit, DigestRun, IndexedUpTo, AnchoredUpTo)]  # type: ignore[attr-defined]
+class AnchorReceipt(SQLModel, table=True):
+    """When the judicial chain acknowledged a block, and the judicial checkpoint it answered with
+    (a signed note, with any witness cosignatures; empty if none was published yet). One row per
+    block, written with the block's deposit codes; the regulator's dashboard reads it."""
+
+    __tablename__ = "sv_anchor_receipt"
+    height: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    sealed_ms: int = Field(sa_column=Column(BigInteger, nullable=False))  # the block header's time
+    anchored_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    judicial_checkpoint: str = Field(sa_column=Column(Text, nullable=False))
+
+
+SUPERVISION_TABLES = [m.__table__ for m in (Lender, DepositRequest, Deposit, DigestRun, IndexedUpTo, AnchoredUpTo, AnchorReceipt)]  # type: ignore[attr-defined]
