@@ -31,16 +31,21 @@ def _witness(tmp_path: Path, name: str, log_vkey: str) -> tuple[subprocess.Popen
     log = open(tmp_path / f"{name}.log", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "witness", "serve", "--data-dir", str(tmp_path / name), "--name", name,
                              "--log", log_vkey, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "400"})
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "400", "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    found = None
+    for _ in range(600):  # up (answers) and its key printed: both, within 30 s
+        log.seek(0)
+        found = re.search(r"verifier key: (\S+)", log.read())
         try:
-            httpx.get(url + "/docs", timeout=1)
-            break
+            if found and httpx.get(url + "/docs", timeout=1).status_code == 200:
+                break
         except httpx.HTTPError:
-            time.sleep(0.05)
-    log.seek(0)
-    vkey = re.search(r"verifier key: (\S+)", log.read()).group(1)
+            pass
+        assert proc.poll() is None, f"the witness exited; see {log.name}"
+        time.sleep(0.05)
+    assert found, f"the witness printed no key; see {log.name}"
+    vkey = found.group(1)
     return proc, url, vkey
 
 
