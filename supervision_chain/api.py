@@ -23,6 +23,7 @@ from chain.errors import ChainError, LedgerStateError
 
 from .dashboard import add_dashboard
 from .errors import InvalidInput, NotFound, SupervisionError, Unauthorized
+from .observability import SupervisionMetrics, add_operations
 from .oversight import figures
 from .records import ID_PATTERN, MAX_SAFE_INT, RECORD_TYPES, Item
 from .registry import add_lender, list_lenders, set_enabled
@@ -288,6 +289,7 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
         return figures(chain, days=days, blocks=blocks)
 
     add_dashboard(app, chain)  # the same figures as a web page under /regulator
+    add_operations(app, chain.store.engine, SupervisionMetrics(chain))  # /metrics, /livez, /readyz, request ids
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

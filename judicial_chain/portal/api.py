@@ -23,11 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from supervision_chain.api import BodyLimit, _problem  # the same RFC 9457 shapes as the deposit API
+from supervision_chain.observability import add_operations
 
 from ..service import JudicialChain
 from ..verification import VERDICTS, Evidence, Verifier
 from .accounts import create_tables, judge_by_token, log_verification
 from .evidence_input import InputError, from_upload
+from .metrics import JudicialMetrics
 from .report import render_report
 
 MAX_ITEMS = 100_000
@@ -243,4 +245,5 @@ def create_portal_app(chain: JudicialChain) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    add_operations(app, chain.store.engine, JudicialMetrics(chain))  # /metrics, /livez, /readyz, request ids
     return app

@@ -1,0 +1,186 @@
+"""What operators see: structured JSON logs carrying a request id, Prometheus metrics, and
+liveness / readiness.
+
+Metrics are read from the database when scraped, not counted in process memory, so every API
+process of a chain answers /metrics with the same figures (several uvicorn workers, one
+elected sealer) and a restart loses nothing. Logs never carry keys, tokens, signatures or
+query strings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select, text
+
+from chain.block import parse_block_header
+from chain.note import parse_note
+
+__all__ = ["JsonLogFormatter", "configure_logging", "RequestIds", "request_id", "SupervisionMetrics", "quantiles", "check_database"]
+
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+_VALID_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+access_log = logging.getLogger("fivechains.access")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id (and the exception, if any)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname, "logger": record.name,
+                                 "message": record.getMessage(), "request_id": request_id.get()}
+        for key in ("method", "path", "status", "ms", "client"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Root logging for a service process: JSON lines (for collectors) or readable text, on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class RequestIds:
+    """Pure ASGI: take a sane X-Request-Id or make one, keep it for the logs, send it back, log one access line."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        rid = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):  # path only: a query string may carry a lender's digest
+                access_log.info("%s %s %d", scope["method"], scope["path"], status,
+                                extra={"method": scope["method"], "path": scope["path"], "status": status,
+                                       "ms": round((time.perf_counter() - started) * 1000, 2)})
+            request_id.reset(token)
+
+
+def quantiles(values: list[float], points: Iterable[float] = (0.5, 0.9, 0.99)) -> dict[float, float]:
+    ordered = sorted(values)
+    return {q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in points} if ordered else {}
+
+
+def _summary(name: str, doc: str, labels: dict[str, str], values: list[float]) -> Iterator[Any]:
+    """A summary of recent values (count and sum over the window), and its quantiles as a gauge."""
+    family = SummaryMetricFamily(name, doc, labels=list(labels))
+    family.add_metric(list(labels.values()), count_value=len(values), sum_value=sum(values))
+    yield family
+    gauge = GaugeMetricFamily(name + "_quantile", doc + " (quantiles over the window)", labels=[*labels, "quantile"])
+    for q, v in quantiles(values).items():
+        gauge.add_metric([*labels.values(), str(q)], v)
+    yield gauge
+
+
+def check_database(engine: Any) -> None:
+    """Readiness: the database answers (raises if not)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+class SupervisionMetrics(Collector):
+    """The supervision chain's figures, read from its tables at scrape time (cheap: sizes and the last blocks)."""
+
+    WINDOW = 100  # blocks over which seal latency and anchoring lag are summarised
+
+    def __init__(self, chain: Any) -> None:
+        self.chain = chain
+
+    def collect(self) -> Iterator[Any]:
+        from .models import AnchoredUpTo, AnchorReceipt, Deposit, Lender
+
+        D, L = Deposit.__table__, Lender.__table__  # type: ignore[attr-defined]
+        R, UP = AnchorReceipt.__table__, AnchoredUpTo.__table__  # type: ignore[attr-defined]
+        store, labels = self.chain.store, {"chain": self.chain.config.chain_id}
+        size, latest = store.size(), store.latest_block()
+        sealed = latest.tree_size if latest else 0
+        blocks = latest.height + 1 if latest else 0
+        recent = store.blocks(max(0, blocks - self.WINDOW), blocks)
+        with store.read_engine.connect() as conn:
+            anchored_next = conn.execute(select(UP.c.next_height).where(UP.c.name == "judicial")).scalar_one_or_none() or 0
+            lenders = dict(conn.execute(select(L.c.enabled, func.count()).group_by(L.c.enabled)).all())
+            receipts = conn.execute(select(R.c.anchored_ms - R.c.sealed_ms).order_by(R.c.height.desc()).limit(self.WINDOW)).scalars().all()
+            headers = {b.height: parse_block_header(parse_note(b.header).text) for b in recent}
+            firsts = {h: header.first_index for h, header in headers.items()}
+            accepted = dict(conn.execute(select(D.c.idx, D.c.accepted_ms).where(D.c.idx.in_(list(firsts.values()) or [-1]))).all())
+        seal_latency = [(headers[h].time_ms - accepted[first]) / 1000 for h, first in firsts.items() if first in accepted]
+
+        counter = CounterMetricFamily("fivechains_deposits_accepted", "Deposits acknowledged (entries appended)", labels=list(labels))
+        counter.add_metric(list(labels.values()), size)
+        yield counter
+        for name, doc, value in (("fivechains_entries_sealed", "Entries sealed into signed blocks", sealed),
+                                 ("fivechains_entries_pending", "Entries acknowledged, not yet sealed", size - sealed),
+                                 ("fivechains_blocks_sealed", "Blocks sealed", blocks),
+                                 ("fivechains_outbox_depth_blocks", "Sealed blocks not yet acknowledged by the judicial chain",
+                                  max(0, blocks - anchored_next) if self.chain.config.judicial_target else 0)):
+            gauge = GaugeMetricFamily(name, doc, labels=list(labels))
+            gauge.add_metric(list(labels.values()), value)
+            yield gauge
+        lender_gauge = GaugeMetricFamily("fivechains_lenders", "Registered lenders", labels=[*labels, "state"])
+        for enabled, count in lenders.items():
+            lender_gauge.add_metric([*labels.values(), "enabled" if enabled else "disabled"], count)
+        yield lender_gauge
+        yield from _summary("fivechains_seal_latency_seconds", "Oldest entry of a block: accepted → sealed", labels, seal_latency)
+        yield from _summary("fivechains_anchor_lag_seconds", "Block sealed → acknowledged by the judicial chain", labels,
+                            [lag / 1000 for lag in receipts])
+
+
+
+def add_operations(app: Any, engine: Any, collector: Collector) -> None:
+    """/metrics (Prometheus text), /livez (the process answers), /readyz (its database answers), request ids."""
+    from fastapi.responses import JSONResponse, Response
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    app.add_middleware(RequestIds)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/livez", include_in_schema=False)
+    def livez() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Any:
+        try:
+            check_database(engine)
+        except Exception as exc:  # not ready: say why, without secrets (the URL is not in the message we send)
+            logging.getLogger(__name__).warning("not ready: database unavailable (%s)", exc.__class__.__name__)
+            return JSONResponse({"status": "unavailable", "reason": "database"}, status_code=503)
+        return {"status": "ready"}
