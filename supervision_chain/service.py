@@ -168,10 +168,35 @@ class SupervisionChain:
         if self.campaign is None:
             self._give_up_sealing(True)
         else:
+            was_sealer = self.campaign.leading
             self.campaign.stop()  # seals while the lock is still held, then lets it go
+            if not was_sealer:
+                self._seal_leftovers()
             if self._watcher.is_alive():
                 self._watcher.join(timeout=5)
         self.store.close()
+
+    def _seal_leftovers(self, timeout: float = 5.0) -> None:
+        """A process that does not seal is stopping: see that what it acknowledged gets sealed, by the sealer
+        if one runs, or here if the lock is free (all processes stopping at once: the sealer may have made its
+        last seal before this process's last group commit)."""
+        lock = AdvisoryLock(self.store.url, sealer_lock_key(self.config.chain_id))
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if self.store.size() <= self.ledger.sealed_size():
+                    return
+                if lock.try_acquire():
+                    while self.ledger.seal(max_entries=self.config.seal_max_entries) is not None:
+                        pass
+                    index_sealed_blocks(self.ledger, self.store.engine)
+                    return
+                time.sleep(0.1)
+            log.warning("stopping with entries not yet sealed; the next sealer will seal them")
+        except Exception:  # the database is away: the entries are stored, the next sealer seals them
+            log.exception("could not seal the last entries on the way out")
+        finally:
+            lock.release()
 
     @property
     def is_sealer(self) -> bool:

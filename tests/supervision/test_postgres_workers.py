@@ -184,19 +184,25 @@ def test_two_serve_processes_share_one_database(tmp_path: Path, pg_url: str) -> 
 
 
 def test_workers_behind_one_port(tmp_path: Path, pg_url: str) -> None:
+    """--workers 2, sealing only when stopped (a seal interval longer than the test): a graceful stop seals
+    everything every worker acknowledged."""
     data_dir = tmp_path / "supervision"
-    server = _start(data_dir, pg_url, "--workers", "2")
+    server = SupervisionServer(data_dir, "--db", pg_url, "--workers", "2", "--seal-interval-ms", "600000",
+                               "--seal-entries", "1000000").start()
     try:
         key = _register(data_dir, pg_url)
         assert _wait_for_holder(pg_url, [server]) != server.process.pid  # type: ignore[union-attr]  # a worker seals
         depositors = Depositors([server.url], key)
         depositors.stop(depositors.run(batches=10))
-        ledger = _sealed_everything(pg_url)
-        _check_ledger(ledger, depositors.acked)
-        assert (data_dir / "signer.key").stat().st_mode & 0o777 == 0o600
-        assert len(server.token) > 20
+        store = open_store(pg_url)
+        assert Ledger(store).sealed_size() == 0 and store.size() == len(depositors.acked)
+        store.close()
     finally:
         server.stop()
+    assert server.process.returncode == 0  # type: ignore[union-attr]
+    _check_ledger(_sealed_everything(pg_url, timeout=0), depositors.acked)
+    assert (data_dir / "signer.key").stat().st_mode & 0o777 == 0o600
+    assert (data_dir / "regulator.token").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize("shape", ["two serve processes", "workers behind one port"])
