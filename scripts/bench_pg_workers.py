@@ -283,8 +283,10 @@ def main() -> None:
         "other core parses in parallel; appends still serialise on PostgreSQL's advisory lock, but that holds only",
         "the COPY of a group's rows, and one elected process seals for both. Each batch goes on a fresh connection",
         "(with a few long keep-alive connections uvicorn's workers, sharing one listening socket, split them",
-        "unevenly for the whole run; behind a load balancer or with many lenders they even out). The SQLite row is",
-        "one process by design: an SQLite file takes one writing process.",
+        "unevenly for the whole run; behind a load balancer or with many lenders they even out). Two serve processes",
+        "on two ports, sent batches strictly in turn, do less well than one port: the elected process also seals and",
+        "indexes, so it is the slower of the two, and strict turns cannot send it less; on one port the idle worker",
+        "accepts first. The SQLite row is one process by design: an SQLite file takes one writing process.",
     ])
     print(body)
     if not args.no_write:
