@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import grpc
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from chain.ledger import Ledger
 from proto import crosschain_pb2 as pb
@@ -120,6 +121,8 @@ class Anchorer:
                     conn.execute(D.update().where(D.c.idx == i).values(deposit_code=c))
             if conn.execute(UP.update().where(UP.c.name == "judicial").values(next_height=height + 1)).rowcount == 0:
                 conn.execute(UP.insert().values(name="judicial", next_height=height + 1))
-            conn.execute(RECEIPTS.insert().values(height=height, sealed_ms=block.header.time_ms,  # type: ignore[union-attr]
-                                                  anchored_ms=int(time.time() * 1000), judicial_checkpoint=receipt.judicial_checkpoint))
+            upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert  # a second anchorer's receipt: kept once
+            conn.execute(upsert(RECEIPTS).values(height=height, sealed_ms=block.header.time_ms,  # type: ignore[union-attr]
+                                                 anchored_ms=int(time.time() * 1000), judicial_checkpoint=receipt.judicial_checkpoint)
+                         .on_conflict_do_nothing())
         self._on_anchor()

@@ -110,7 +110,7 @@ def _anchoring(chain: Any, blocks: int, now_ms: int) -> dict[str, Any]:
     with chain.store.read_engine.connect() as conn:
         rows = conn.execute(select(R.c.height, R.c.sealed_ms, R.c.anchored_ms).order_by(R.c.height.desc()).limit(blocks)).all()
         next_height = conn.execute(select(UP.c.next_height).where(UP.c.name == "judicial")).scalar_one_or_none() or 0
-    backlog = chain.anchorer.backlog() if chain.anchorer else (latest.height + 1 - next_height if latest else 0)
+    backlog = latest.height + 1 - next_height if latest else 0  # from the tables: the same answer from every API process
     recent = [{"height": h, "sealed_ms": s, "anchored_ms": a, "lag_ms": a - s} for h, s, a in reversed(rows)]
     lags = [r["lag_ms"] for r in recent]
     oldest_waiting = None
@@ -125,8 +125,8 @@ def _anchoring(chain: Any, blocks: int, now_ms: int) -> dict[str, Any]:
         "backlog": backlog,
         "next_height": next_height,
         "oldest_waiting": oldest_waiting,
-        "linked": chain.anchorer is not None,
-        "last_error": chain.anchorer.last_error if chain.anchorer else None,
+        "linked": chain.config.judicial_target is not None,
+        "last_error": anchorer.last_error if (anchorer := getattr(chain, "anchorer", None)) else None,  # known in the sealing process only
     }
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from chain.encoding import b64encode
 from chain.keys import load_or_create_signer
@@ -395,7 +395,7 @@ class SupervisionChain:
         with self.store.read_engine.connect() as conn:
             rows = conn.execute(
                 select(D.c.lender_id, func.count(), func.avg(D.c.delay_ms), func.max(D.c.delay_ms),
-                       func.sum((D.c.delay_ms > late).cast(D.c.idx.type)))
+                       func.sum(case((D.c.delay_ms > late, 1), else_=0)))  # (PostgreSQL casts no boolean to an integer)
                 .group_by(D.c.lender_id).order_by(D.c.lender_id)
             ).all()
             out = []
