@@ -26,6 +26,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "witness": ("fivechains.witness_cli", "witness_app"),
     "mirror": ("fivechains.mirror_cli", "mirror"),
     "config": ("fivechains.config_cli", "config_app"),
+    "backup": ("fivechains.backup_cli", "backup_app"),
 }
 
 
