@@ -27,6 +27,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "mirror": ("fivechains.mirror_cli", "mirror"),
     "config": ("fivechains.config_cli", "config_app"),
     "backup": ("fivechains.backup_cli", "backup_app"),
+    "db": ("fivechains.db_cli", "db_app"),
 }
 
 

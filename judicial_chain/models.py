@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Source", "SourceState", "AnchoredBlock", "CodeRow", "LenderName", "JUDICIAL_TABLES"]
+from chain.storage.migrations import Migrations
+
+__all__ = ["Source", "SourceState", "AnchoredBlock", "CodeRow", "LenderName", "JUDICIAL_TABLES", "MIGRATIONS"]
 
 
 class Source(SQLModel, table=True):
@@ -61,3 +65,6 @@ class LenderName(SQLModel, table=True):
 
 
 JUDICIAL_TABLES = [m.__table__ for m in (Source, SourceState, AnchoredBlock, CodeRow, LenderName)]  # type: ignore[attr-defined]
+
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", version_table="alembic_version_judicial",
+                        baseline="0001", marker_table="ledger_meta")  # the schema's history (Alembic), applied at start-up

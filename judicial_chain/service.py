@@ -30,10 +30,11 @@ from chain.ledger import Ledger
 from chain.merkle import leaf_hash
 from chain.note import Ed25519NoteVerifier, format_vkey, parse_vkey
 from chain.storage import insert_rows, open_store
+from chain.storage.migrations import upgrade_schema
 from chain.tiles import RightEdge
 
 from .deposit_code import new_code
-from .models import JUDICIAL_TABLES, AnchoredBlock, CodeRow, LenderName, Source, SourceState
+from .models import MIGRATIONS, AnchoredBlock, CodeRow, LenderName, Source, SourceState
 
 S = Source.__table__  # type: ignore[attr-defined]
 ST = SourceState.__table__  # type: ignore[attr-defined]
@@ -108,7 +109,7 @@ def judicial_entry(source: str, index: int, record: dict[str, Any]) -> bytes:
     """
     accepted, event, digest, lender, kind = record["accepted"], record["event"], record["digest"], record["lender"], record["type"]
     if (type(accepted) is int and type(event) is int and type(index) is int
-            and all(type(v) is str and _PLAIN.match(v) for v in (digest, lender, kind, source))):
+            and all(type(v) is str and _PLAIN.fullmatch(v) for v in (digest, lender, kind, source))):
         return ('{"deposit_ms":%d,"digest":"%s","event_ms":%d,"lender":"%s","source":"%s","source_index":%d,"type":"%s"}'
                 % (accepted, digest, event, lender, source, index, kind)).encode()
     return json.dumps(
@@ -124,8 +125,7 @@ class JudicialChain:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.signer = load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id)
         self.store = open_store(config.db_url or config.data_dir / "judicial.db")
-        for table in JUDICIAL_TABLES:
-            table.create(self.store.engine, checkfirst=True)
+        upgrade_schema(self.store, MIGRATIONS)  # creates a new database, brings an older one up to date
         self.ledger = Ledger.create(self.store, config.chain_id, self.signer)
         self.vkey = format_vkey(self.signer.verifier())
         self._lock = threading.Lock()

@@ -5,10 +5,14 @@ Rows here are written in the same transaction as the ledger entries they describ
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Lender", "DepositRequest", "Deposit", "DigestRun", "IndexedUpTo", "AnchoredUpTo", "AnchorReceipt", "SUPERVISION_TABLES"]
+from chain.storage.migrations import Migrations
+
+__all__ = ["Lender", "DepositRequest", "Deposit", "DigestRun", "IndexedUpTo", "AnchoredUpTo", "AnchorReceipt", "SUPERVISION_TABLES", "MIGRATIONS"]
 
 
 class Lender(SQLModel, table=True):
@@ -103,3 +107,6 @@ class AnchorReceipt(SQLModel, table=True):
 
 
 SUPERVISION_TABLES = [m.__table__ for m in (Lender, DepositRequest, Deposit, DigestRun, IndexedUpTo, AnchoredUpTo, AnchorReceipt)]  # type: ignore[attr-defined]
+
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", version_table="alembic_version_supervision",
+                        baseline="0001", marker_table="ledger_meta")  # the schema's history (Alembic), applied at start-up

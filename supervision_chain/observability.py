@@ -67,7 +67,7 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        rid = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        rid = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500

@@ -92,7 +92,7 @@ def item_bytes(item: Item) -> bytes:
     ``json.dumps`` is byte-for-byte RFC 8785 and three times faster; metadata (which may
     hold any JSON) goes through the full canonicaliser.
     """
-    if item.meta is None and _PLAIN.match(item.loan_id) and _PLAIN.match(item.digest) and _PLAIN.match(item.record_type):
+    if item.meta is None and _PLAIN.fullmatch(item.loan_id) and _PLAIN.fullmatch(item.digest) and _PLAIN.fullmatch(item.record_type):
         # only characters JSON never escapes: this is exactly what json.dumps/RFC 8785 would write
         return b'{"digest":"%s","event":%d,"loan":"%s","type":"%s"}' % (
             item.digest.encode(), item.event_ms, item.loan_id.encode(), item.record_type.encode())
@@ -110,7 +110,7 @@ def items_root(items: list[Item]) -> bytes:
 
 def entry_bytes(lender_id: str, item: Item, item_hash: bytes, accepted_ms: int) -> bytes:
     """The public ledger entry for one deposit (loan id and metadata only as ``item`` hash)."""
-    lender = f'"{lender_id}"' if _PLAIN.match(lender_id) else json.dumps(lender_id, ensure_ascii=False)
+    lender = f'"{lender_id}"' if _PLAIN.fullmatch(lender_id) else json.dumps(lender_id, ensure_ascii=False)
     return (
         '{"accepted":%d,"digest":"%s","event":%d,"item":"%s","lender":%s,"type":"%s"}'
         % (accepted_ms, item.digest, item.event_ms, item_hash.hex(), lender, item.record_type)
@@ -196,4 +196,4 @@ def digest_json(record: Any, salt: str | None = None) -> str:
 
 def valid_id(value: str) -> bool:
     """Lender ids, loan ids and nonces: short, printable, no spaces (they appear in signed text)."""
-    return bool(ID_PATTERN.match(value))
+    return bool(ID_PATTERN.fullmatch(value))  # (match would let a trailing newline through "$")

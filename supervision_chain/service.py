@@ -36,12 +36,13 @@ from chain.merkle import leaf_hash, root
 from chain.note import Ed25519NoteSigner, format_vkey, sign_note
 from chain.storage import open_store
 from chain.storage.election import AdvisoryLock, Campaign, sealer_lock_key
+from chain.storage.migrations import upgrade_schema
 from chain.storage.schema import BlockRow
 
 from .anchorer import Anchorer
 from .digest_index import find_indexes, index_sealed_blocks
 from .errors import BadSignature, InvalidInput, NotFound, StaleRequest, TooManyItems, Unauthorized, UnknownLender
-from .models import SUPERVISION_TABLES, AnchoredUpTo, Deposit
+from .models import MIGRATIONS, AnchoredUpTo, Deposit
 from .records import Item, ReceiptFields, canonical_json, item_bytes, read_text, receipt_text, request_text, valid_id
 from .registry import get_lender
 from .sealer import Changes, Sealer
@@ -118,7 +119,7 @@ def prepare_data_dir(config: SupervisionConfig) -> tuple[Ed25519NoteSigner, str]
 
 def open_supervision_store(config: SupervisionConfig):
     store = open_store(config.db_url or config.data_dir / "supervision.db")
-    store.create_tables(SUPERVISION_TABLES)
+    upgrade_schema(store, MIGRATIONS)  # creates a new database, brings an older one up to date
     return store
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,21 +98,25 @@ class SQLStore:
 
     # --- set-up --------------------------------------------------------------------------
 
-    def create_tables(self, tables: Sequence[Any]) -> None:
-        """Create the tables that do not exist yet. On PostgreSQL in one transaction under an advisory
-        lock, so processes starting together on one database do not race to create the same table."""
+    @contextmanager
+    def schema_change(self) -> Iterator[Connection]:
+        """One transaction for changing the schema. On PostgreSQL under an advisory lock, so processes
+        starting together on one database do not race to create or migrate the same tables."""
         with self._write_lock, self._writer.begin() as conn:
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            yield conn
+
+    def create_tables(self, tables: Sequence[Any]) -> None:
+        """Create the tables that do not exist yet."""
+        with self.schema_change() as conn:
             for table in tables:
                 table.create(conn, checkfirst=True)
 
     def initialize(self, meta: Mapping[str, str]) -> None:
         try:
             self.create_tables(LEDGER_TABLES)
-            with self._write_lock, self._writer.begin() as conn:
-                if self.dialect == "postgresql":  # two processes creating the ledger at once: one writes, the other compares
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            with self.schema_change() as conn:  # two processes creating the ledger at once: one writes, the other compares
                 existing = dict(conn.execute(select(M.c.key, M.c.value)).all())
                 if existing:
                     if existing != dict(meta):

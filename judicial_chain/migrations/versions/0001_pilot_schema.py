@@ -1,0 +1,124 @@
+"""the schema of the pilot: ledger, judicial and portal tables
+
+Revision ID: 0001
+Revises: (none)
+
+"""
+from collections.abc import Sequence
+from typing import Union
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = '0001'
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    op.create_table('jc_anchor',
+    sa.Column('chain_id', sa.String(length=128), nullable=False),
+    sa.Column('height', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('block_hash', sa.LargeBinary(), nullable=False),
+    sa.Column('first_source_index', sa.BigInteger(), nullable=False),
+    sa.Column('first_judicial_index', sa.BigInteger(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('anchored_ms', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('chain_id', 'height')
+    )
+    op.create_table('jc_code',
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('judicial_index', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('code'),
+    sa.UniqueConstraint('judicial_index'),
+    sqlite_with_rowid=False
+    )
+    op.create_table('jc_lender',
+    sa.Column('chain_id', sa.String(length=128), nullable=False),
+    sa.Column('lender_id', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('chain_id', 'lender_id')
+    )
+    op.create_table('jc_source',
+    sa.Column('chain_id', sa.String(length=128), nullable=False),
+    sa.Column('vkey', sa.Text(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('chain_id')
+    )
+    op.create_table('jc_source_state',
+    sa.Column('chain_id', sa.String(length=128), nullable=False),
+    sa.Column('next_height', sa.BigInteger(), nullable=False),
+    sa.Column('tree_size', sa.BigInteger(), nullable=False),
+    sa.Column('edge', sa.LargeBinary(), nullable=False),
+    sa.Column('last_block_hash', sa.LargeBinary(), nullable=False),
+    sa.Column('last_checkpoint', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('chain_id')
+    )
+    op.create_table('ledger_block',
+    sa.Column('height', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('tree_size', sa.BigInteger(), nullable=False),
+    sa.Column('header', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('height'),
+    sa.UniqueConstraint('tree_size')
+    )
+    op.create_table('ledger_checkpoint',
+    sa.Column('size', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('size')
+    )
+    op.create_table('ledger_entry',
+    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('leaf_hash', sa.LargeBinary(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('idx')
+    )
+    op.create_table('ledger_meta',
+    sa.Column('key', sa.String(), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
+    op.create_table('ledger_tile',
+    sa.Column('level', sa.Integer(), nullable=False),
+    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('hashes', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('level', 'idx')
+    )
+    op.create_table('portal_judge',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.Text(), nullable=False),
+    sa.Column('password_salt', sa.LargeBinary(), nullable=False),
+    sa.Column('password_hash', sa.LargeBinary(), nullable=False),
+    sa.Column('token_hash', sa.LargeBinary(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('created_ms', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    op.create_table('portal_verification_log',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('judge_id', sa.String(length=64), nullable=False),
+    sa.Column('case_id', sa.String(length=128), nullable=False),
+    sa.Column('at_ms', sa.BigInteger(), nullable=False),
+    sa.Column('items', sa.Integer(), nullable=False),
+    sa.Column('counts', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    op.drop_table('portal_verification_log')
+    op.drop_table('portal_judge')
+    op.drop_table('ledger_tile')
+    op.drop_table('ledger_meta')
+    op.drop_table('ledger_entry')
+    op.drop_table('ledger_checkpoint')
+    op.drop_table('ledger_block')
+    op.drop_table('jc_source_state')
+    op.drop_table('jc_source')
+    op.drop_table('jc_lender')
+    op.drop_table('jc_code')
+    op.drop_table('jc_anchor')

@@ -1,0 +1,35 @@
+"""anchor receipts for the regulator's dashboard
+
+Revision ID: 0002
+Revises: 0001
+
+"""
+from collections.abc import Sequence
+from typing import Union
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = '0002'
+down_revision: Union[str, Sequence[str], None] = '0001'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema (a database made earlier the same day may have the table already)."""
+    if sa.inspect(op.get_bind()).has_table("sv_anchor_receipt"):
+        return
+    op.create_table('sv_anchor_receipt',
+    sa.Column('height', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('sealed_ms', sa.BigInteger(), nullable=False),
+    sa.Column('anchored_ms', sa.BigInteger(), nullable=False),
+    sa.Column('judicial_checkpoint', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('height')
+    )
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    op.drop_table('sv_anchor_receipt')

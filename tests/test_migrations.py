@@ -1,0 +1,105 @@
+"""Schema migrations: they build exactly the tables the code declares, on SQLite and PostgreSQL;
+a database made before migrations is brought up to date with its rows kept; the command reports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, create_engine, inspect, text
+
+from chain.storage import open_store
+from chain.storage.migrations import schema_revision, upgrade_schema
+from chain.storage.schema import LEDGER_TABLES
+from judicial_chain.models import JUDICIAL_TABLES
+from judicial_chain.models import MIGRATIONS as JUDICIAL
+from judicial_chain.portal.accounts import Judge, VerificationLog
+from supervision_chain.models import MIGRATIONS as SUPERVISION
+from supervision_chain.models import SUPERVISION_TABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+DECLARED = {
+    "supervision": (SUPERVISION, [*LEDGER_TABLES, *SUPERVISION_TABLES]),
+    "judicial": (JUDICIAL, [*LEDGER_TABLES, *JUDICIAL_TABLES, Judge.__table__, VerificationLog.__table__]),  # type: ignore[attr-defined]
+}
+
+
+def _metadata(tables: list) -> MetaData:
+    md = MetaData()
+    for table in tables:
+        table.to_metadata(md)
+    return md
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path: Path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite'}"
+        return
+    base = os.environ.get("FIVECHAINS_TEST_PG_URL")
+    if not base:
+        pytest.skip("FIVECHAINS_TEST_PG_URL not set (run through ./scripts/test to get a throw-away PostgreSQL)")
+    name = "mig_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.parametrize("kind", ["supervision", "judicial"])
+def test_migrations_build_exactly_the_declared_schema(database_url: str, kind: str) -> None:
+    migrations, tables = DECLARED[kind]
+    store = open_store(database_url)
+    try:
+        before, after = upgrade_schema(store, migrations)
+        assert (before, after) == (None, migrations.head())
+        with store.engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": migrations.version_table})
+            differences = [d for d in compare_metadata(context, _metadata(tables))
+                           if not (d[0] == "remove_table" and d[1].name == migrations.version_table)]
+        assert differences == [], differences  # a model changed without a migration fails here
+        assert upgrade_schema(store, migrations) == (after, after)  # running again changes nothing
+    finally:
+        store.close()
+
+
+def test_a_database_made_before_migrations_is_brought_up_to_date(tmp_path: Path) -> None:
+    """The pilot created tables directly; its rows stay, the missing table arrives, the revision is recorded."""
+    url = f"sqlite:///{tmp_path / 'supervision.db'}"
+    engine = create_engine(url)
+    pilot = [t for t in DECLARED["supervision"][1] if t.name != "sv_anchor_receipt"]
+    _metadata(pilot).create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ledger_meta (key, value) VALUES ('chain_id', 'pilot.example/gz')"))
+    engine.dispose()
+    store = open_store(url)
+    try:
+        assert schema_revision(store, SUPERVISION) is None
+        before, after = upgrade_schema(store, SUPERVISION)
+        assert before is None and after == SUPERVISION.head() == "0002"
+        assert inspect(store.engine).has_table("sv_anchor_receipt")
+        assert store.meta() == {"chain_id": "pilot.example/gz"}
+    finally:
+        store.close()
+
+
+def test_db_command_reports_and_upgrades(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'judicial.db'}")
+    _metadata([*LEDGER_TABLES]).create_all(engine)  # an old judicial database, before migrations
+    engine.dispose()
+    run = lambda *a: subprocess.run([sys.executable, "-m", "fivechains.cli", "db", *a, "--chain", "judicial", "--data-dir", str(tmp_path)],  # noqa: E731
+                                    capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert run("current").returncode == 1  # not up to date
+    upgraded = run("upgrade", "--json")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert '"up_to_date": true' in upgraded.stdout
+    assert run("current").returncode == 0
