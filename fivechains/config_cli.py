@@ -8,10 +8,27 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .output import console, emit_json, fail
-from .settings import SettingsError, load_settings, masked
+from .settings import Settings, SettingsError, load_settings, masked
 
 config_app = typer.Typer(help="Show or check the configuration the services would start with.", no_args_is_help=True)
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", envvar="FIVECHAINS_CONFIG", help="TOML file (or FIVECHAINS_CONFIG).")]
+
+
+def settings_or_fail(config: Path | None, flags: dict[str, Any]) -> Settings:
+    """For the serving commands: the effective settings, every wrong value reported at once; logging set up."""
+    import os
+
+    from supervision_chain.observability import configure_logging
+
+    try:
+        settings = load_settings(config, flags)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    log = settings.log
+    configure_logging(log.level, log.format, log.access)
+    os.environ.update({"FIVECHAINS_LOG__LEVEL": log.level, "FIVECHAINS_LOG__FORMAT": log.format,  # worker processes: alike
+                       "FIVECHAINS_LOG__ACCESS": str(log.access).lower()})
+    return settings
 
 
 @config_app.command("show")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
+from .config_cli import ConfigFile, settings_or_fail
 from .output import console, emit_json, fail
 
 judicial_app = typer.Typer(help="Run the judicial chain (司法链).", no_args_is_help=True)
@@ -22,16 +23,21 @@ DataDir = Annotated[Path, typer.Option("--data-dir", help="The judicial chain's 
 def serve_cmd(
     data_dir: DataDir,
     certs: Annotated[Path, typer.Option("--certs", help="Consortium certificates (made here on first use).")],
-    port: Annotated[int, typer.Option(help="gRPC port (mutual TLS).")] = 8500,
+    port: Annotated[Optional[int], typer.Option(help="gRPC port (mutual TLS) (default: 8500).")] = None,
     witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat).")] = [],  # noqa: B006
-    quorum: Annotated[int, typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = 0,
+    quorum: Annotated[Optional[int], typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite in --data-dir); one gRPC process per database.")] = None,
+    config: ConfigFile = None,
 ) -> None:
     """Serve the cross-chain gRPC service until interrupted."""
     from judicial_chain.server import serve
     from judicial_chain.service import JudicialChain, JudicialConfig
 
-    chain = JudicialChain(JudicialConfig(data_dir, witnesses=list(witness), quorum=quorum))
-    server = serve(chain, port, certs)
+    settings = settings_or_fail(config, {"judicial": {"data_dir": data_dir, "port": port, "witnesses": list(witness), "quorum": quorum, "db_url": db}})
+    jc = settings.judicial
+    chain = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum))
+    server = serve(chain, jc.port, certs, host=jc.host)
+    port = jc.port
     console.print(f"judicial chain [bold]{chain.config.chain_id}[/] on 127.0.0.1:{port} (gRPC, mutual TLS)\nverifier key: {chain.vkey}")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -180,13 +186,17 @@ def judge_disable(judge_id: str, data_dir: DataDir) -> None:
 
 
 @judicial_app.command("portal")
-def portal_serve(data_dir: DataDir, port: Annotated[int, typer.Option(help="HTTP port.")] = 8600) -> None:
-    """Serve the court portal's API (reads the judicial chain in --data-dir)."""
+def portal_serve(data_dir: DataDir, port: Annotated[Optional[int], typer.Option(help="HTTP port (default: 8600).")] = None,
+                 db: Annotated[Optional[str], typer.Option("--db", help="The judicial chain's database URL (default: SQLite in --data-dir).")] = None,
+                 config: ConfigFile = None) -> None:
+    """Serve the court portal's API (reads the judicial chain in --data-dir or --db)."""
     import uvicorn
 
     from judicial_chain.portal.api import create_portal_app
     from judicial_chain.service import JudicialChain, JudicialConfig
 
-    chain = JudicialChain(JudicialConfig(data_dir))
-    console.print(f"court portal on http://127.0.0.1:{port} (API docs /docs)")
-    uvicorn.run(create_portal_app(chain), host="127.0.0.1", port=port, log_level="warning")
+    settings = settings_or_fail(config, {"judicial": {"data_dir": data_dir, "db_url": db}, "portal": {"port": port}})
+    chain = JudicialChain(JudicialConfig(settings.judicial_dir(), settings.judicial.db_url))
+    portal = settings.portal
+    console.print(f"court portal on http://{portal.host}:{portal.port} (API docs /docs)")
+    uvicorn.run(create_portal_app(chain), host=portal.host, port=portal.port, log_level="warning")

@@ -72,6 +72,7 @@ class PortalSettings(_Section):
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
+    access: bool = Field(False, description="one line per HTTP request (method, path, status, ms, request id)")
 
 
 class Settings(BaseSettings):

@@ -21,6 +21,7 @@ from supervision_chain.records import RECORD_TYPES, canonical_json, digest_bytes
 from supervision_chain.registry import add_lender, list_lenders, set_enabled
 from supervision_chain.service import DEFAULT_CHAIN_ID, SupervisionConfig, open_supervision_store, regulator_token
 
+from .config_cli import ConfigFile, settings_or_fail
 from .output import console, emit_json, fail, progress_bar
 
 supervision_app = typer.Typer(help="Run the supervision chain (监管链).", no_args_is_help=True)
@@ -37,36 +38,42 @@ Token = Annotated[Optional[str], typer.Option("--token", envvar="FIVECHAINS_REGU
 
 @supervision_app.command("serve")
 def serve(
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="Database, signing key and regulator token live here.")],
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8400,
-    chain_id: Annotated[str, typer.Option("--chain-id", help="The chain's checkpoint origin.")] = DEFAULT_CHAIN_ID,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Database, signing key and regulator token live here (default: DATA_DIR/supervision).")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (default: 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on (default: 8400).")] = None,
+    chain_id: Annotated[Optional[str], typer.Option("--chain-id", help=f"The chain's checkpoint origin (default: {DEFAULT_CHAIN_ID}).")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite in --data-dir).")] = None,
-    seal_entries: Annotated[int, typer.Option(help="Seal every N entries …")] = 10_000,
-    seal_interval_ms: Annotated[int, typer.Option(help="… or every T milliseconds, whichever first.")] = 500,
+    seal_entries: Annotated[Optional[int], typer.Option(help="Seal every N entries … (default: 10000)")] = None,
+    seal_interval_ms: Annotated[Optional[int], typer.Option(help="… or every T milliseconds, whichever first (default: 500).")] = None,
     judicial: Annotated[Optional[str], typer.Option("--judicial", help="HOST:PORT of the judicial chain to anchor sealed blocks to.")] = None,
     certs: Annotated[Optional[Path], typer.Option("--certs", help="Consortium certificates (CA and this chain's client certificate).")] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
-                                         help="API processes sharing the port (more than 1 needs a PostgreSQL --db; one of them, elected, seals).")] = 1,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, max=64,
+                                                   help="API processes sharing the port (more than 1 needs a PostgreSQL --db; one of them, elected, seals).")] = None,
+    config: ConfigFile = None,
 ) -> None:
-    """Serve the deposit API (OpenAPI docs at /docs)."""
+    """Serve the deposit API (OpenAPI docs at /docs). Flags override FIVECHAINS_* variables and the --config file."""
     import uvicorn
 
     from supervision_chain.api import create_app
     from supervision_chain.service import SupervisionChain
 
-    if judicial and not certs:
+    settings = settings_or_fail(config, {"certs_dir": certs, "supervision": {
+        "data_dir": data_dir, "host": host, "port": port, "chain_id": chain_id, "db_url": db, "seal_entries": seal_entries,
+        "seal_interval_ms": seal_interval_ms, "judicial": judicial, "workers": workers}})
+    sv = settings.supervision
+    if sv.judicial and not settings.certs_dir:
         raise fail("--judicial needs --certs DIR (mutual TLS)")
-    config = SupervisionConfig(data_dir, db, chain_id, seal_entries, seal_interval_ms, judicial_target=judicial, certs_dir=certs)
-    if workers > 1:
-        _serve_workers(config, host, port, workers)
+    chain_config = SupervisionConfig(settings.supervision_dir(), sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
+                                     late_after_ms=sv.late_after_ms, judicial_target=sv.judicial, certs_dir=settings.certs_dir)
+    if sv.workers > 1:
+        _serve_workers(chain_config, sv.host, sv.port, sv.workers)
         return
     try:
-        chain = SupervisionChain(config)
+        chain = SupervisionChain(chain_config)
     except ChainError as exc:
         raise fail(str(exc)) from None
-    _serving(config, host, port, chain.vkey)
-    uvicorn.run(create_app(chain), host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    _serving(chain_config, sv.host, sv.port, chain.vkey)
+    uvicorn.run(create_app(chain), host=sv.host, port=sv.port, log_level="warning", timeout_graceful_shutdown=30)
 
 
 def _serving(config: SupervisionConfig, host: str, port: int, vkey: str, workers: int = 1) -> None:

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
+from .config_cli import ConfigFile, settings_or_fail
 from .output import console
 
 
 def up(
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="Everything lives under here: supervision/, judicial/, certs/.")],
-    supervision_port: Annotated[int, typer.Option("--supervision-port", help="Deposit API (HTTP).")] = 8400,
-    judicial_port: Annotated[int, typer.Option("--judicial-port", help="Cross-chain service (gRPC, mutual TLS).")] = 8500,
-    portal_port: Annotated[int, typer.Option("--portal-port", help="Court portal (HTTP API).")] = 8600,
-    seal_interval_ms: Annotated[int, typer.Option(help="Seal every T ms (or 10,000 entries).")] = 500,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Everything lives under here: supervision/, judicial/, certs/ (default: data).")] = None,
+    supervision_port: Annotated[Optional[int], typer.Option("--supervision-port", help="Deposit API (HTTP) (default: 8400).")] = None,
+    judicial_port: Annotated[Optional[int], typer.Option("--judicial-port", help="Cross-chain service (gRPC, mutual TLS) (default: 8500).")] = None,
+    portal_port: Annotated[Optional[int], typer.Option("--portal-port", help="Court portal (HTTP API) (default: 8600).")] = None,
+    seal_interval_ms: Annotated[Optional[int], typer.Option(help="Seal every T ms (or 10,000 entries) (default: 500).")] = None,
     witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat); checkpoints are then published only when cosigned.")] = [],  # noqa: B006
-    quorum: Annotated[int, typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = 0,
+    quorum: Annotated[Optional[int], typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = None,
+    config: ConfigFile = None,
 ) -> None:
-    """Run the system: supervision chain → cross-link → judicial chain, keys and certificates made on first start."""
+    """Run the system: supervision chain → cross-link → judicial chain, keys and certificates made on first start.
+
+    Flags override FIVECHAINS_* variables and the --config file (see `fivechains config show`).
+    """
     import uvicorn
 
     from judicial_chain.certs import ensure_consortium
@@ -28,27 +33,32 @@ def up(
     from supervision_chain.api import create_app
     from supervision_chain.service import SupervisionChain, SupervisionConfig
 
-    certs = data_dir / "certs"
-    supervision = SupervisionChain(SupervisionConfig(data_dir / "supervision", seal_interval_ms=seal_interval_ms,
-                                                     judicial_target=f"127.0.0.1:{judicial_port}", certs_dir=certs))
+    settings = settings_or_fail(config, {"data_dir": data_dir, "supervision": {"port": supervision_port, "seal_interval_ms": seal_interval_ms},
+                                         "judicial": {"port": judicial_port, "witnesses": list(witness), "quorum": quorum},
+                                         "portal": {"port": portal_port}})
+    sv, jc = settings.supervision, settings.judicial
+    supervision_port, judicial_port, portal_port = sv.port, jc.port, settings.portal.port
+    certs = settings.certs()
+    supervision = SupervisionChain(SupervisionConfig(settings.supervision_dir(), sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
+                                                     late_after_ms=sv.late_after_ms, judicial_target=f"127.0.0.1:{judicial_port}", certs_dir=certs))
     ensure_consortium(certs, [supervision.config.chain_id])
-    judicial = JudicialChain(JudicialConfig(data_dir / "judicial", witnesses=list(witness), quorum=quorum))
+    judicial = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum))
     judicial.register_source(supervision.config.chain_id, supervision.vkey)
-    server = serve(judicial, judicial_port, certs)
+    server = serve(judicial, judicial_port, certs, host=jc.host)
     import threading
 
     from judicial_chain.portal.api import create_portal_app
 
-    portal = uvicorn.Server(uvicorn.Config(create_portal_app(judicial), host="127.0.0.1", port=portal_port, log_level="warning"))
+    portal = uvicorn.Server(uvicorn.Config(create_portal_app(judicial), host=settings.portal.host, port=portal_port, log_level="warning"))
     portal.install_signal_handlers = lambda: None  # the main server owns the signals
     portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)
     portal_thread.start()
-    console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://127.0.0.1:{judicial_port} (mutual TLS, certificates in {certs})")
-    console.print(f"supervision chain [bold]{supervision.config.chain_id}[/]  http://127.0.0.1:{supervision_port}  (API docs /docs)")
-    console.print(f"court portal      http://127.0.0.1:{portal_port}  (API docs /docs; judges: fivechains judicial judge add ID --name N --data-dir {data_dir / 'judicial'})")
-    console.print(f"regulator token in {data_dir / 'supervision' / 'regulator.token'}")
+    console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://{jc.host}:{judicial_port} (mutual TLS, certificates in {certs})")
+    console.print(f"supervision chain [bold]{supervision.config.chain_id}[/]  http://{sv.host}:{supervision_port}  (API docs /docs)")
+    console.print(f"court portal      http://{settings.portal.host}:{portal_port}  (API docs /docs; judges: fivechains judicial judge add ID --name N --data-dir {settings.judicial_dir()})")
+    console.print(f"regulator token in {settings.supervision_dir() / 'regulator.token'}")
     try:
-        uvicorn.run(create_app(supervision), host="127.0.0.1", port=supervision_port, log_level="warning", timeout_graceful_shutdown=30)
+        uvicorn.run(create_app(supervision), host=sv.host, port=supervision_port, log_level="warning", timeout_graceful_shutdown=30)
     finally:
         portal.should_exit = True
         portal_thread.join(timeout=10)

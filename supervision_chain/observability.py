@@ -47,13 +47,26 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
-    """Root logging for a service process: JSON lines (for collectors) or readable text, on stderr."""
+def configure_logging(level: str = "INFO", fmt: str = "text", access: bool = False) -> None:
+    """Root logging for a service process: JSON lines (for collectors) or readable text, on stderr.
+
+    Access lines (one per request) are off unless asked for: at tens of thousands of requests a
+    second they cost more than the request. The same settings reach worker processes through
+    the environment (FIVECHAINS_LOG__*), so each worker configures itself alike.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLogFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    text_format = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+    handler.setFormatter(JsonLogFormatter() if fmt == "json" else logging.Formatter(text_format, defaults={"request_id": "-"}))
+    handler.addFilter(_with_request_id)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    access_log.setLevel(logging.INFO if access else logging.WARNING)
+
+
+def _with_request_id(record: logging.LogRecord) -> bool:
+    record.request_id = request_id.get()
+    return True
 
 
 class RequestIds:

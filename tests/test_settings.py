@@ -75,3 +75,43 @@ def test_config_show_command(toml: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "fivechains.cli", "config", "check", "--config", str(bad)],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 2 and "portal.port" in done.stderr
+
+
+def test_a_served_chain_takes_its_settings_and_logs_json_with_request_ids(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers import free_port
+
+    port = free_port()
+    config = tmp_path / "fivechains.toml"
+    config.write_text(f'data_dir = "{tmp_path / "fc"}"\n[supervision]\nport = {port}\nseal_interval_ms = 50\n'
+                      '[log]\nformat = "json"\naccess = true\n')
+    bad = subprocess.run([sys.executable, "-m", "fivechains.cli", "supervision", "serve", "--config", str(config), "--seal-interval-ms", "1"],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert bad.returncode == 2 and "supervision.seal_interval_ms" in bad.stderr and "from the command line" in bad.stderr
+    log = open(tmp_path / "server.log", "w+")
+    server = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "supervision", "serve"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                              env={**os.environ, "FIVECHAINS_CONFIG": str(config)})
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/livez", headers={"X-Request-Id": "probe-1"}, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert (tmp_path / "fc" / "supervision" / "regulator.token").exists()  # data_dir from the file
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/admin/lenders", headers={"X-Request-Id": "probe-2"}).status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    log.seek(0)
+    lines = [json.loads(line) for line in log.read().splitlines() if line.startswith("{")]
+    access = {entry["request_id"]: entry for entry in lines if entry["logger"] == "fivechains.access"}
+    assert access["probe-2"]["status"] == 401 and access["probe-2"]["path"] == "/v1/admin/lenders"
+    token = (tmp_path / "fc" / "supervision" / "regulator.token").read_text().strip()
+    assert token not in "\n".join(json.dumps(entry) for entry in lines)
