@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.encoding import b64decode_strict, b64encode
@@ -165,6 +166,14 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
     async def chain_error(request: Request, exc: ChainError):
         log.error("chain error on %s: %s", request.url.path, exc)
         return _problem(503, "chain-unavailable", "The ledger could not answer", "try again shortly", request.url.path)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(request: Request, exc: Exception):
+        # the database went away (restart, lost connection) or its disk is full: a retry under the same Idempotency-Key is safe
+        log.error("database unavailable on %s: %s", request.url.path, str(exc).splitlines()[0])
+        return _problem(503, "chain-unavailable", "The ledger could not answer", "the database is unavailable; try again shortly",
+                        request.url.path)
 
     # --- credentials ------------------------------------------------------------------------
 
