@@ -123,12 +123,10 @@ class LenderClient:
         deadline = time.monotonic() + timeout
         done: dict[int, dict[str, Any]] = {}
         for index in indexes:
-            while True:
-                left = deadline - time.monotonic()
-                view = self.status(index, wait=max(0.0, min(25.0, left)))
-                if order[view["status"]] >= order[state] or left <= 0:
-                    done[index] = view
-                    break
+            view = self.status(index)  # already there: no long-poll (it waits for the *next* change)
+            while order[view["status"]] < order[state] and (left := deadline - time.monotonic()) > 0:
+                view = self.status(index, wait=min(25.0, left))
+            done[index] = view
         return done
 
 
