@@ -403,14 +403,18 @@ class Pipeline:
         finally:
             store.close()
 
-    def anchored_through(self, last: int) -> bool:
-        """Whether every deposit at index ≤ ``last`` has its code."""
+    def anchored(self, through: int) -> int:
+        """How many deposits at index ≤ ``through`` have their code."""
         store = open_store(self.sdir / "supervision.db")
         try:
             with store.read_engine.connect() as conn:  # type: ignore[attr-defined]
-                return conn.execute(select(func.count()).select_from(D).where(D.c.idx <= last, D.c.deposit_code.is_not(None))).scalar_one() == last + 1
+                return conn.execute(select(func.count()).select_from(D).where(D.c.idx <= through, D.c.deposit_code.is_not(None))).scalar_one()
         finally:
             store.close()
+
+    def anchored_through(self, last: int) -> bool:
+        """Whether every deposit at index ≤ ``last`` has its code."""
+        return self.anchored(last) == last + 1
 
     def audit(self) -> tuple[int, dict]:
         """``fivechains audit`` of both chains through what they publish, as a regulator."""
@@ -459,12 +463,14 @@ def judicial_outage(workdir: Path, *, down_s: float = 10, sig: int = signal.SIGK
         if sealed_during <= sealed_before:
             result.problems.append("nothing was sealed while the judicial chain was down")
         last_before_up = max(load.acked.values())
+        backlog = last_before_up + 1 - pipeline.anchored(last_before_up)
         pipeline.judicial.start()
         restarted = time.monotonic()
         time.sleep(after_s)
         load.stop()
         if wait_until(lambda: pipeline.anchored_through(last_before_up), anchor_timeout, step=0.2):
             result.resume_s = time.monotonic() - restarted
+            result.figures["backlog at the restart"] = f"{backlog:,} deposits without a code, anchored at {backlog / result.resume_s:,.0f}/s"
         else:
             result.problems.append(f"the deposits made before the restart were not all anchored within {anchor_timeout} s")
         last = max(load.acked.values())
