@@ -72,6 +72,22 @@ def _problem(status: int, slug: str, title: str, detail: str, instance: str, **e
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+def _disk_full(exc: BaseException | None) -> bool:
+    """Whether a storage failure comes down to a full disk (SQLite's SQLITE_FULL, ENOSPC, PostgreSQL's disk_full)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        text = str(exc).lower()
+        if "disk is full" in text or "no space left" in text or "could not extend file" in text:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _insufficient_storage(request: Request) -> JSONResponse:
+    return _problem(507, "insufficient-storage", "The ledger's disk is full",
+                    "nothing was stored; retry with the same Idempotency-Key once space is freed", request.url.path)
+
+
 def _b64(value: str, what: str) -> bytes:
     try:
         return b64decode_strict(value)
@@ -165,6 +181,8 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
     @app.exception_handler(ChainError)
     async def chain_error(request: Request, exc: ChainError):
         log.error("chain error on %s: %s", request.url.path, exc)
+        if _disk_full(exc):
+            return _insufficient_storage(request)
         return _problem(503, "chain-unavailable", "The ledger could not answer", "try again shortly", request.url.path)
 
     @app.exception_handler(OperationalError)
@@ -172,6 +190,8 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
     async def database_unavailable(request: Request, exc: Exception):
         # the database went away (restart, lost connection) or its disk is full: a retry under the same Idempotency-Key is safe
         log.error("database unavailable on %s: %s", request.url.path, str(exc).splitlines()[0])
+        if _disk_full(exc):
+            return _insufficient_storage(request)
         return _problem(503, "chain-unavailable", "The ledger could not answer", "the database is unavailable; try again shortly",
                         request.url.path)
 

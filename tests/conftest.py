@@ -30,7 +30,7 @@ def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database on the throw-away test cluster; dropped afterwards."""
     admin_url = _pg_admin_url()
     name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a server restart in a test
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
