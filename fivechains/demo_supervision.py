@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import signal
 import socket
 import subprocess
@@ -93,6 +94,7 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
             refused = httpx.post(url + "/v1/deposits", json=bad)
             console.print(f"a malformed request → {refused.status_code} {refused.headers['content-type']}: {refused.json()['detail']}")
         case_zip, judge_id, password = _demo_case(data_dir, system_dir, records, salts, views, answer)
+        _regulator(data_dir, system_dir, url, portal, jport)
         console.rule("[bold]court portal 法院存证核验[/]")
         console.print("verify the demo case in a browser · 在浏览器中核验演示案件:")
         console.print(f"  portal   {portal}/web/login", soft_wrap=True)
@@ -111,6 +113,29 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _regulator(data_dir: Path, system_dir: Path, url: str, portal: str, jport: int) -> None:
+    """The regulator audits both chains from what they publish, and has a dashboard."""
+    console.rule("[bold]regulator 监管[/] — audit both chains, and the dashboard")
+    certs = system_dir / "certs"
+    fc = [sys.executable, "-m", "fivechains.cli"]
+    subprocess.run([*fc, "judicial", "certs", "--certs", str(certs), "--client", "regulator.demo"], check=True, capture_output=True)
+    judicial_vkey = httpx.get(portal + "/v1/chain").json()["vkey"]
+    args = ["audit", "--supervision", url, "--judicial", f"127.0.0.1:{jport}", "--certs", str(certs), "--cert-name", "regulator.demo",
+            "--judicial-vkey", judicial_vkey, "--state", str(data_dir / "audit-state"), "--json"]
+    done = subprocess.run([*fc, *args], capture_output=True, text=True)
+    report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {"ok": False, "findings": [done.stderr.strip()]}
+    verdict = "[green]OK[/]" if report["ok"] else f"[red]FAILED[/] {report['findings']}"
+    console.print(f"$ fivechains audit --supervision {url} --judicial 127.0.0.1:{jport} --state {data_dir / 'audit-state'} … → {verdict}", soft_wrap=True)
+    if report["ok"]:
+        lag = report["anchoring_lag_ms"]
+        sv, jc = report["supervision"], report["judicial"]
+        console.print(f"  {report['mode']} audit: {sv['checked_entries']} of {sv['entries']} supervision and {jc['checked_entries']} of "
+                      f"{jc['entries']} judicial entries replayed, every anchor matched; anchoring lag mean {lag['mean']} ms "
+                      "(the state is kept: the next audit checks only what is new)")
+    console.print(f"  dashboard {url}/regulator/  (sign in with the token in {system_dir / 'supervision' / 'regulator.token'})", soft_wrap=True)
+    console.print(f"  metrics   {url}/metrics · {portal}/metrics", soft_wrap=True)
 
 
 def _demo_case(data_dir: Path, system_dir: Path, records: list, salts: list, views: dict, answer: dict) -> tuple[Path, str, str]:
