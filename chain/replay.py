@@ -46,8 +46,6 @@ class ChainReplay:
     edge: RightEdge | None = None
     next_height: int = 0
     prev_hash: bytes = GENESIS_PREV
-    roots: dict[int, bytes] = field(default_factory=dict)  # tree size after each block replayed here → signed root
-    blocks: list[tuple[int, int, int]] = field(default_factory=list)  # (height, tree size after, time ms) replayed here
     broken: bool = False  # a block could not be placed: nothing after it can be checked
 
     def __post_init__(self) -> None:
@@ -148,8 +146,6 @@ class ChainReplay:
         self.edge = edge
         self.next_height = h.height + 1
         self.prev_hash = block.block_hash(self.suite)
-        self.roots[h.tree_size] = h.root
-        self.blocks.append((h.height, h.tree_size, h.time_ms))
 
 
 def name_changed_entries(first_index: int, published: Sequence[bytes], sealed: Sequence[bytes], suite: HashSuite = SHA256) -> list[tuple[int, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -16,8 +17,6 @@ ConfigFile = Annotated[Optional[Path], typer.Option("--config", envvar="FIVECHAI
 
 def settings_or_fail(config: Path | None, flags: dict[str, Any]) -> Settings:
     """For the serving commands: the effective settings, every wrong value reported at once; logging set up."""
-    import os
-
     from supervision_chain.observability import configure_logging
 
     try:

@@ -35,12 +35,12 @@ from faults.harness import (  # noqa: E402
     PostgresControl,
     Result,
     disk_full,
-    fresh_database,
     judicial_outage,
     markdown_rows,
     postgres_restart,
     sealer_kill,
 )
+from servers import fresh_database  # noqa: E402
 
 sys.path.append(str(ROOT / "scripts"))
 from bench_pg_workers import pg_settings  # noqa: E402

@@ -15,7 +15,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,7 +26,9 @@ from sqlalchemy import func, select, text
 from chain.block import parse_block_header
 from chain.note import parse_note
 
-__all__ = ["JsonLogFormatter", "configure_logging", "RequestIds", "request_id", "SupervisionMetrics", "quantiles", "check_database"]
+from .oversight import quantile
+
+__all__ = ["JsonLogFormatter", "configure_logging", "RequestIds", "request_id", "SupervisionMetrics", "check_database"]
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -102,19 +104,14 @@ class RequestIds:
             request_id.reset(token)
 
 
-def quantiles(values: list[float], points: Iterable[float] = (0.5, 0.9, 0.99)) -> dict[float, float]:
-    ordered = sorted(values)
-    return {q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in points} if ordered else {}
-
-
 def _summary(name: str, doc: str, labels: dict[str, str], values: list[float]) -> Iterator[Any]:
     """A summary of recent values (count and sum over the window), and its quantiles as a gauge."""
     family = SummaryMetricFamily(name, doc, labels=list(labels))
     family.add_metric(list(labels.values()), count_value=len(values), sum_value=sum(values))
     yield family
     gauge = GaugeMetricFamily(name + "_quantile", doc + " (quantiles over the window)", labels=[*labels, "quantile"])
-    for q, v in quantiles(values).items():
-        gauge.add_metric([*labels.values(), str(q)], v)
+    for q in (0.5, 0.9, 0.99) if values else ():  # ranked as the dashboard ranks them
+        gauge.add_metric([*labels.values(), str(q)], quantile(values, q))
     yield gauge
 
 

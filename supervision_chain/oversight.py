@@ -99,7 +99,7 @@ def _lenders(chain: Any, days: int, now_ms: int) -> dict[str, Any]:
     return {"days": day_keys, "lenders": lenders, "totals": totals}
 
 
-def quantile(values: list[int], q: float) -> int:
+def quantile(values: list[Any], q: float) -> Any:
     """The q-quantile the way timeliness() reads it: the value at rank ⌊q·(n−1)⌋ of the sorted list."""
     ordered = sorted(values)
     return ordered[int(q * (len(ordered) - 1))] if ordered else 0

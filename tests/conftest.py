@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-import uuid
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from chain.storage import sqlite_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servers import fresh_database  # noqa: E402
 
 PG_URL_VAR = "FIVECHAINS_TEST_PG_URL"
 
@@ -28,17 +29,8 @@ def _pg_admin_url() -> str:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database on the throw-away test cluster; dropped afterwards."""
-    admin_url = _pg_admin_url()
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a server restart in a test
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(_pg_admin_url()) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -11,10 +11,7 @@ import sys
 import tarfile
 import threading
 import time
-import uuid
 from base64 import b64decode
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,8 +29,9 @@ from supervision_chain.registry import add_lender
 from supervision_chain.service import SupervisionConfig, open_supervision_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import _pg_admin_url  # noqa: E402  (skips without the test cluster, fails in CI)
 from judicial.test_end_to_end import System, _register  # noqa: E402
-from servers import ROOT, SupervisionServer  # noqa: E402
+from servers import ROOT, SupervisionServer, fresh_database  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -221,23 +219,6 @@ def _manifest(archive: Path) -> dict:
         return json.loads(f.read())
 
 
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new PostgreSQL database with a random name (psycopg), dropped afterwards."""
-    admin = os.environ.get("FIVECHAINS_TEST_PG_URL")
-    if not admin:
-        pytest.skip("FIVECHAINS_TEST_PG_URL not set (run through ./scripts/test)")
-    name = f"bk_{uuid.uuid4().hex[:12]}"
-    libpq = make_url(admin).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(libpq, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _sqlite_chain_with_deposits(data_dir: Path, n: int) -> tuple[Ed25519PrivateKey, list[dict]]:
     key = Ed25519PrivateKey.generate()
     data_dir.mkdir(parents=True)
@@ -260,7 +241,7 @@ def _sqlite_chain_with_deposits(data_dir: Path, n: int) -> tuple[Ed25519PrivateK
 def test_to_postgres_moves_a_sqlite_chain_that_then_serves_from_postgresql(tmp_path: Path) -> None:
     data_dir = tmp_path / "sv"
     key, old = _sqlite_chain_with_deposits(data_dir, 40)
-    with fresh_database() as url:
+    with fresh_database(_pg_admin_url(), "bk") as url:
         moved = fc("backup", "to-postgres", "--data-dir", str(data_dir), "--db", url, "--json")
         assert moved.returncode == 0, moved.stdout + moved.stderr
         result = json.loads(moved.stdout)
@@ -290,7 +271,7 @@ def test_to_postgres_moves_a_sqlite_chain_that_then_serves_from_postgresql(tmp_p
 def test_to_postgres_refuses_a_target_with_rows(tmp_path: Path) -> None:
     data_dir = tmp_path / "sv"
     _sqlite_chain_with_deposits(data_dir, 3)
-    with fresh_database() as url:
+    with fresh_database(_pg_admin_url(), "bk") as url:
         libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(libpq, autocommit=True) as conn:
             conn.execute("CREATE TABLE notes (n int)")
@@ -305,7 +286,7 @@ def test_to_postgres_refuses_a_target_with_rows(tmp_path: Path) -> None:
 def test_postgresql_backup_restores_into_a_new_database_and_audits(tmp_path: Path) -> None:
     data_dir = tmp_path / "sv"
     key, _old = _sqlite_chain_with_deposits(data_dir, 10)
-    with fresh_database() as url, fresh_database() as target:
+    with fresh_database(_pg_admin_url(), "bk") as url, fresh_database(_pg_admin_url(), "bk") as target:
         assert fc("backup", "to-postgres", "--data-dir", str(data_dir), "--db", url).returncode == 0
         server = SupervisionServer(data_dir, "--db", url, "--seal-interval-ms", "100").start()
         try:

@@ -3,10 +3,8 @@ a database made before migrations is brought up to date with its rows kept; the 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -38,21 +36,8 @@ def _metadata(tables: list) -> MetaData:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db.sqlite'}"
-        return
-    base = os.environ.get("FIVECHAINS_TEST_PG_URL")
-    if not base:
-        pytest.skip("FIVECHAINS_TEST_PG_URL not set (run through ./scripts/test to get a throw-away PostgreSQL)")
-    name = "mig_" + uuid.uuid4().hex[:12]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+def database_url(request, tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
 
 
 @pytest.mark.parametrize("kind", ["supervision", "judicial"])

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -563,21 +563,6 @@ class PostgresControl:
                               stderr=subprocess.PIPE, timeout=timeout + 30)
         if done.returncode != 0:
             raise RuntimeError(f"pg_ctl restart failed: {done.stderr.decode()[-500:]}")
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new, empty database on the cluster of ``admin_url``; dropped afterwards (as tests/conftest.py's pg_url)."""
-    name = f"faults_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def postgres_restart(workdir: Path, db_url: str, control: PostgresControl, *, restarts: int = 1, between_s: float = 3,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import _pg_admin_url  # tests/conftest.py
 
-from .harness import CannotInject, PostgresControl, Result, disk_full, fresh_database, judicial_outage, postgres_restart
+from .harness import CannotInject, PostgresControl, Result, disk_full, judicial_outage, postgres_restart
 
 
 def _explain(result: Result) -> str:
@@ -30,15 +30,12 @@ def test_judicial_chain_killed_under_load_then_audit(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_restarted_under_load(tmp_path: Path) -> None:
-    admin_url = _pg_admin_url()  # skips without the test cluster (fails in CI)
+def test_postgres_restarted_under_load(tmp_path: Path, pg_url: str) -> None:
     try:
-        control = PostgresControl(admin_url)
+        control = PostgresControl(_pg_admin_url())
     except CannotInject as exc:
         pytest.skip(f"cannot restart the test cluster: {exc}")
-    # not the pg_url fixture: its admin connection would not survive the restart to drop the database
-    with fresh_database(admin_url) as db_url:
-        result = postgres_restart(tmp_path, db_url, control, restarts=1)
+    result = postgres_restart(tmp_path, pg_url, control, restarts=1)
     assert result.ok, _explain(result)
     assert result.acknowledged > 0 and result.lost == 0 and result.duplicated == 0
     assert result.audit_ok and result.resume_s is not None

@@ -4,15 +4,14 @@ and the regulator's audit passes."""
 
 from __future__ import annotations
 
-import os
+import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from chain.keys import public_key_bytes
 from judicial_chain.portal.accounts import add_judge
@@ -22,24 +21,18 @@ from supervision_chain.registry import add_lender
 from .test_audit_tamper_e2e import Auditor
 from .test_end_to_end import System
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import _pg_admin_url  # noqa: E402
+from servers import fresh_database  # noqa: E402
+
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def databases():
-    base = os.environ.get("FIVECHAINS_TEST_PG_URL")
-    if not base:
-        pytest.skip("FIVECHAINS_TEST_PG_URL not set (run through ./scripts/test to get a throw-away PostgreSQL)")
-    names = [f"sys_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("supervision", "judicial")]
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield [base.rsplit("/", 1)[0] + "/" + name for name in names]
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    admin = _pg_admin_url()
+    with fresh_database(admin, "sys_supervision") as supervision, fresh_database(admin, "sys_judicial") as judicial:
+        yield supervision, judicial
 
 
 def test_the_pipeline_on_postgresql(tmp_path: Path, databases, monkeypatch) -> None:
