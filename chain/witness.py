@@ -8,15 +8,11 @@ Statuses and bodies follow the specification exactly, so any log or client can u
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import BigInteger, Column, String, Text, select
-from sqlalchemy.engine import Engine
-from sqlmodel import Field, SQLModel
+from typing import Protocol
 
 from .checkpoint import parse_checkpoint
 from .encoding import b64decode_strict
@@ -24,18 +20,29 @@ from .errors import ChainError
 from .merkle import empty_root, verify_consistency
 from .note import CosignatureSigner, Ed25519NoteVerifier, parse_note, verify_note
 
-__all__ = ["Witness", "WitnessAnswer", "WitnessedCheckpoint"]
+__all__ = ["Witness", "WitnessAnswer", "WitnessState", "Cosigned"]
 
 
-class WitnessedCheckpoint(SQLModel, table=True):
-    __tablename__ = "witness_checkpoint"
-    origin: str = Field(sa_column=Column(String(256), primary_key=True))
-    size: int = Field(sa_column=Column(BigInteger, nullable=False))
-    root: str = Field(sa_column=Column(String(64), nullable=False))
-    note: str = Field(sa_column=Column(Text, nullable=False))  # the checkpoint with the witness's cosignature
+@dataclass(frozen=True)
+class Cosigned:
+    """The latest checkpoint the witness cosigned for one log."""
+
+    origin: str
+    size: int
+    root: bytes
+    note: str  # the checkpoint with the witness's cosignature
 
 
-W = WitnessedCheckpoint.__table__  # type: ignore[attr-defined]
+class WitnessState(Protocol):
+    """Where a witness keeps its latest cosigned checkpoint per log (``chain_sql.witness_state`` on SQL)."""
+
+    def latest(self, origin: str) -> Cosigned | None: ...
+
+    def advance(self, previous_size: int, cosigned: Cosigned) -> bool:
+        """Store ``cosigned`` if the log's stored size is still ``previous_size`` (0: none stored); False if not."""
+        ...
+
+    def all(self) -> Iterator[Cosigned]: ...
 
 
 @dataclass(frozen=True)
@@ -46,11 +53,10 @@ class WitnessAnswer:
 
 
 class Witness:
-    def __init__(self, engine: Engine, signer: CosignatureSigner, logs: Sequence[Ed25519NoteVerifier]) -> None:
-        self.engine = engine
+    def __init__(self, state: WitnessState, signer: CosignatureSigner, logs: Sequence[Ed25519NoteVerifier]) -> None:
+        self.state = state
         self.signer = signer
         self.logs = {v.name: v for v in logs}
-        W.create(engine, checkfirst=True)
 
     def add_checkpoint(self, body: bytes) -> WitnessAnswer:
         try:
@@ -78,31 +84,27 @@ class Witness:
             return WitnessAnswer(403, f"{exc}\n")
         if old_size > checkpoint.size:
             return WitnessAnswer(400, "the old size is larger than the checkpoint's\n")
-        with self.engine.begin() as conn:
-            row = conn.execute(select(W).where(W.c.origin == checkpoint.origin)).first()
-            latest = row.size if row else 0
-            if old_size != latest:
-                return WitnessAnswer(409, f"{latest}\n", "text/x.tlog.size")
-            if checkpoint.size == 0 and checkpoint.root != empty_root():
-                return WitnessAnswer(422, "a checkpoint of size 0 must carry the empty tree's root\n")
-            if old_size == 0:
-                if proof:
-                    return WitnessAnswer(422, "no proof is needed (or allowed) from size 0\n")
-            elif not verify_consistency(old_size, checkpoint.size, base64.b64decode(row.root), checkpoint.root, proof):
-                return WitnessAnswer(422, "the consistency proof does not verify (or the log forked)\n")
-            signature = self.signer.sign(note.text, int(time.time()))
-            cosigned = note.text + "\n" + "".join(s.to_line() for s in (*note.signatures, signature))
-            values = {"size": checkpoint.size, "root": base64.b64encode(checkpoint.root).decode(), "note": cosigned}
-            if row is None:
-                conn.execute(W.insert().values(origin=checkpoint.origin, **values))
-            else:
-                conn.execute(W.update().where(W.c.origin == checkpoint.origin).values(**values))
+        row = self.state.latest(checkpoint.origin)
+        latest = row.size if row else 0
+        if old_size != latest:
+            return WitnessAnswer(409, f"{latest}\n", "text/x.tlog.size")
+        if checkpoint.size == 0 and checkpoint.root != empty_root():
+            return WitnessAnswer(422, "a checkpoint of size 0 must carry the empty tree's root\n")
+        if old_size == 0:
+            if proof:
+                return WitnessAnswer(422, "no proof is needed (or allowed) from size 0\n")
+        elif row is None or not verify_consistency(old_size, checkpoint.size, row.root, checkpoint.root, proof):
+            return WitnessAnswer(422, "the consistency proof does not verify (or the log forked)\n")
+        signature = self.signer.sign(note.text, int(time.time()))
+        cosigned = note.text + "\n" + "".join(s.to_line() for s in (*note.signatures, signature))
+        if not self.state.advance(latest, Cosigned(checkpoint.origin, checkpoint.size, checkpoint.root, cosigned)):
+            now = self.state.latest(checkpoint.origin)  # another request advanced it first
+            return WitnessAnswer(409, f"{now.size if now else 0}\n", "text/x.tlog.size")
         return WitnessAnswer(200, signature.to_line())
 
     def latest(self, origin_hash: str) -> WitnessAnswer:
         """The monitoring endpoint: the latest cosigned checkpoint of the log whose origin hashes to this."""
-        with self.engine.connect() as conn:
-            for origin, note in conn.execute(select(W.c.origin, W.c.note)):
-                if hashlib.sha256(origin.encode()).hexdigest() == origin_hash:
-                    return WitnessAnswer(200, note)
+        for row in self.state.all():
+            if hashlib.sha256(row.origin.encode()).hexdigest() == origin_hash:
+                return WitnessAnswer(200, row.note)
         return WitnessAnswer(404, "never cosigned a checkpoint of that log\n")

@@ -75,7 +75,7 @@ def ledger_summary(url: str) -> dict[str, Any]:
     """Chain id, role, ledger size, sealed size, blocks and the latest signed checkpoint of a database."""
     from sqlalchemy import inspect
 
-    from chain.storage import open_store
+    from chain_sql import open_store
 
     store = open_store(url)
     try:

@@ -97,7 +97,7 @@ def _describe(member: dict[str, Any]) -> str:
 
 
 def _create(data_dir: Path, out: Path, db: str | None, work: Path, json_out: bool) -> dict[str, Any]:
-    from chain.storage import sqlite_url
+    from chain_sql import sqlite_url
 
     databases = sqlite_databases(data_dir)
     members: list[Member] = []
@@ -166,7 +166,7 @@ def _audit_restored(data_dir: Path, manifest: dict[str, Any], db: str | None, tr
     """Audit every ledger the archive held, from its restored rows, and check it still has the
     latest signed checkpoint the manifest recorded."""
     from chain.audit import audit_ledger
-    from chain.storage import open_store, sqlite_url
+    from chain_sql import open_store, sqlite_url
 
     results = []
     for member in manifest["members"]:
@@ -416,7 +416,7 @@ def _copy_tables(src: sqlite3.Connection, engine: Any, json_out: bool) -> dict[s
     transaction (all or nothing); then move any sequences past the copied ids."""
     from sqlalchemy import Boolean, MetaData, text
 
-    from chain.storage import insert_rows
+    from chain_sql import insert_rows
 
     target = MetaData()
     target.reflect(engine)
@@ -473,7 +473,7 @@ def to_postgres(
     from sqlalchemy.exc import SQLAlchemyError
 
     from chain.audit import audit_ledger
-    from chain.storage import open_store, sqlite_url
+    from chain_sql import open_store, sqlite_url
 
     try:
         if not db.startswith(("postgresql+psycopg://", "postgresql://")):

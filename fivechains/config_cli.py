@@ -17,7 +17,7 @@ ConfigFile = Annotated[Optional[Path], typer.Option("--config", envvar="FIVECHAI
 
 def settings_or_fail(config: Path | None, flags: dict[str, Any]) -> Settings:
     """For the serving commands: the effective settings, every wrong value reported at once; logging set up."""
-    from supervision_chain.observability import configure_logging
+    from service_kit.observability import configure_logging
 
     try:
         settings = load_settings(config, flags)

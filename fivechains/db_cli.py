@@ -17,7 +17,7 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _open(kind: str, data_dir: Path | None, db: str | None):  # type: ignore[no-untyped-def]
-    from chain.storage import open_store
+    from chain_sql import open_store
 
     if kind not in ("supervision", "judicial"):
         raise fail("--chain is supervision or judicial")
@@ -45,7 +45,7 @@ def _report(kind: Literal["current", "upgrade"], chain: str, before: str | None,
 @db_app.command("current")
 def current(chain: Kind, data_dir: DataDir = None, db: Db = None, json_out: JsonOut = False) -> None:
     """Show the schema revision of a chain's database; exit 1 if it is not up to date."""
-    from chain.storage.migrations import schema_revision
+    from chain_sql.migrations import schema_revision
 
     store, migrations = _open(chain, data_dir, db)
     try:
@@ -61,7 +61,7 @@ def current(chain: Kind, data_dir: DataDir = None, db: Db = None, json_out: Json
 def upgrade(chain: Kind, data_dir: DataDir = None, db: Db = None, to: Annotated[str, typer.Option(help="Target revision.")] = "head",
             json_out: JsonOut = False) -> None:
     """Bring a chain's database schema up to date (safe to run while API processes start: one migrates, the others wait)."""
-    from chain.storage.migrations import upgrade_schema
+    from chain_sql.migrations import upgrade_schema
 
     store, migrations = _open(chain, data_dir, db)
     try:

@@ -20,8 +20,8 @@ from chain.errors import ChainError
 from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import verify_consistency
-from chain.storage import open_store
 from chain.tlog_proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
+from chain_sql import open_store
 
 from .ledger_cli import DB_FILE, KEY_FILE, print_audit
 from .output import console

@@ -18,8 +18,8 @@ from chain.keys import generate_keypair, load_private_key
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
 from chain.note import Ed25519NoteSigner, Ed25519NoteVerifier, format_vkey, parse_vkey
-from chain.storage import open_store
 from chain.tlog_proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
+from chain_sql import open_store
 
 from .output import console, emit_json, fail, progress_bar
 

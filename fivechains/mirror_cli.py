@@ -30,7 +30,7 @@ def mirror(
     from chain.errors import ChainError
     from chain.ledger import Ledger
     from chain.note import parse_vkey
-    from chain.storage import open_store
+    from chain_sql import open_store
     from proto import crosschain_pb2 as pb
     from proto import crosschain_pb2_grpc as pb_grpc
     from proto.channel import client_channel, client_stem

@@ -43,8 +43,9 @@ def serve(
 
     from chain.keys import generate_keypair, load_private_key
     from chain.note import CosignatureSigner, format_vkey, parse_vkey
-    from chain.storage import open_store
     from chain.witness import Witness
+    from chain_sql import open_store
+    from chain_sql.witness_state import SQLWitnessState
 
     data_dir.mkdir(parents=True, exist_ok=True)
     key_file = data_dir / "witness.key"
@@ -56,6 +57,6 @@ def serve(
     except ValueError as exc:
         raise fail(str(exc)) from None
     store = open_store(data_dir / "witness.db")
-    witness = Witness(store.engine, signer, logs)  # type: ignore[arg-type]
+    witness = Witness(SQLWitnessState(store.engine), signer, logs)  # type: ignore[arg-type]
     console.print(f"witness [bold]{name}[/] on http://127.0.0.1:{port}  verifier key: {format_vkey(signer.verifier())}")
     uvicorn.run(create_witness_app(witness), host="127.0.0.1", port=port, log_level="warning")

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
-from chain.storage.migrations import Migrations
+from chain_sql.migrations import Migrations
 
 __all__ = ["Source", "SourceState", "AnchoredBlock", "CodeRow", "LenderName", "JUDICIAL_TABLES", "MIGRATIONS"]
 

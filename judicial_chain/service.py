@@ -29,9 +29,9 @@ from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
 from chain.note import Ed25519NoteVerifier, format_vkey, parse_vkey
-from chain.storage import insert_rows, open_store
-from chain.storage.migrations import upgrade_schema
 from chain.tiles import RightEdge
+from chain_sql import insert_rows, open_store
+from chain_sql.migrations import upgrade_schema
 
 from .deposit_code import new_code
 from .models import MIGRATIONS, AnchoredBlock, CodeRow, LenderName, Source, SourceState

@@ -25,7 +25,8 @@ from sqlalchemy import select
 
 from chain.merkle import leaf_hash
 from chain.tlog_proof import format_tlog_proof
-from supervision_chain.records import canonical_json, digest_bytes
+from evidence.canonical_json import canonical_json
+from evidence.digests import digest_bytes
 
 from .deposit_code import CodeError, format_code, normalize
 from .models import AnchoredBlock, CodeRow

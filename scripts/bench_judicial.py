@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from chain.keys import public_key_bytes  # noqa: E402
 from chain.ledger import Ledger  # noqa: E402
 from chain.note import Ed25519NoteSigner, format_vkey  # noqa: E402
-from chain.storage import open_store  # noqa: E402
+from chain_sql import open_store  # noqa: E402
 from judicial_chain.certs import client_stem, ensure_consortium  # noqa: E402
 from judicial_chain.server import client_channel  # noqa: E402
 from judicial_chain.service import JudicialChain, JudicialConfig  # noqa: E402

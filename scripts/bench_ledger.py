@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from chain.ledger import Ledger  # noqa: E402
 from chain.merkle import leaf_hash, root, verify_consistency, verify_inclusion  # noqa: E402
 from chain.note import Ed25519NoteSigner  # noqa: E402
-from chain.storage import open_store  # noqa: E402
+from chain_sql import open_store  # noqa: E402
 
 
 def _median_time(fn, repeat: int) -> float:

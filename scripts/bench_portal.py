@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from chain.ledger import Ledger  # noqa: E402
 from chain.merkle import verify_inclusion  # noqa: E402
 from chain.note import Ed25519NoteSigner, format_vkey  # noqa: E402
-from chain.storage import open_store  # noqa: E402
+from chain_sql import open_store  # noqa: E402
 from judicial_chain.portal.accounts import add_judge, create_tables  # noqa: E402
 from judicial_chain.service import JudicialChain, JudicialConfig  # noqa: E402
 from supervision_chain.records import Item, canonical_json, digest_bytes, entry_bytes  # noqa: E402

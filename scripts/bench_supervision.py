@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from chain.keys import public_key_bytes  # noqa: E402
 from chain.ledger import Ledger  # noqa: E402
 from chain.note import Ed25519NoteSigner  # noqa: E402
-from chain.storage import open_store  # noqa: E402
+from chain_sql import open_store  # noqa: E402
 from supervision_chain.client import DepositItem, LenderClient  # noqa: E402
 from supervision_chain.records import Item, entry_bytes, item_bytes  # noqa: E402
 from supervision_chain.registry import add_lender  # noqa: E402

@@ -13,26 +13,23 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.encoding import b64decode_strict, b64encode
-from chain.errors import ChainError, LedgerStateError
+from service_kit.body_limit import BodyLimit
+from service_kit.observability import add_operations
+from service_kit.problems import install_problem_handlers
 
 from .dashboard import add_dashboard
-from .errors import InvalidInput, NotFound, SupervisionError, Unauthorized
-from .observability import SupervisionMetrics, add_operations
+from .errors import InvalidInput, NotFound, Unauthorized
+from .metrics import SupervisionMetrics
 from .oversight import figures
 from .records import ID_PATTERN, MAX_SAFE_INT, RECORD_TYPES, Item
 from .registry import add_lender, list_lenders, set_enabled
 from .service import SupervisionChain
 
 log = logging.getLogger(__name__)
-PROBLEM = "application/problem+json"
-PROBLEM_BASE = "https://fivechains.example/problems/"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 ID = ID_PATTERN.pattern
 Count = Annotated[int, Query(ge=0, le=MAX_SAFE_INT)]
@@ -67,77 +64,11 @@ class LenderIn(BaseModel):
     public_key: str = Field(description="Base64 of the 32-byte Ed25519 public key.")
 
 
-def _problem(status: int, slug: str, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
-    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
-
-
-def _disk_full(exc: BaseException | None) -> bool:
-    """Whether a storage failure comes down to a full disk (SQLite's SQLITE_FULL, ENOSPC, PostgreSQL's disk_full)."""
-    seen = 0
-    while exc is not None and seen < 10:
-        text = str(exc).lower()
-        if "disk is full" in text or "no space left" in text or "could not extend file" in text:
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
-
-
-def _insufficient_storage(request: Request) -> JSONResponse:
-    return _problem(507, "insufficient-storage", "The ledger's disk is full",
-                    "nothing was stored; retry with the same Idempotency-Key once space is freed", request.url.path)
-
-
 def _b64(value: str, what: str) -> bytes:
     try:
         return b64decode_strict(value)
     except (ValueError, binascii.Error):
         raise InvalidInput(f"{what} is not valid base64") from None
-
-
-class BodyLimit:
-    """Refuse bodies over the limit as problem+json: a declared length before reading it, a streamed
-    (chunked) one as soon as it passes the limit. Pure ASGI, so no per-request task or buffering."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
-        response = _problem(413, "body-too-large", "Request body too large", f"the body may be at most {self.limit} bytes", scope.get("path", ""))
-        await response(scope, receive, send)
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await self._refuse(scope, receive, send)
-                return
-        received = 0
-        started = refused = False
-
-        async def limited_receive() -> Any:
-            nonlocal received, refused
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    if not started:
-                        refused = True
-                        await self._refuse(scope, receive, send)
-                    return {"type": "http.disconnect"}  # the app stops reading; nothing it sends goes out
-            return message
-
-        async def guarded_send(message: Any) -> None:
-            nonlocal started
-            if refused:
-                return
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        await self.app(scope, limited_receive, guarded_send)
 
 
 def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -159,41 +90,7 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
 
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
-    @app.exception_handler(SupervisionError)
-    async def supervision_error(request: Request, exc: SupervisionError):
-        return _problem(exc.status, exc.slug, exc.title, exc.detail, request.url.path)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError):
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()[:50]]
-        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        detail = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-        return _problem(422, "invalid-input", "The request is not valid", detail, request.url.path, errors=errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        return _problem(exc.status_code, "http-" + str(exc.status_code), str(exc.detail), str(exc.detail), request.url.path)
-
-    @app.exception_handler(LedgerStateError)
-    async def ledger_state(request: Request, exc: LedgerStateError):
-        return _problem(404, "not-in-ledger", "Not in the ledger", str(exc), request.url.path)
-
-    @app.exception_handler(ChainError)
-    async def chain_error(request: Request, exc: ChainError):
-        log.error("chain error on %s: %s", request.url.path, exc)
-        if _disk_full(exc):
-            return _insufficient_storage(request)
-        return _problem(503, "chain-unavailable", "The ledger could not answer", "try again shortly", request.url.path)
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def database_unavailable(request: Request, exc: Exception):
-        # the database went away (restart, lost connection) or its disk is full: a retry under the same Idempotency-Key is safe
-        log.error("database unavailable on %s: %s", request.url.path, str(exc).splitlines()[0])
-        if _disk_full(exc):
-            return _insufficient_storage(request)
-        return _problem(503, "chain-unavailable", "The ledger could not answer", "the database is unavailable; try again shortly",
-                        request.url.path)
+    install_problem_handlers(app)
 
     # --- credentials ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from chain.ledger import Ledger
-from chain.storage import insert_rows
+from chain_sql import insert_rows
 
 from .models import Deposit, DigestRun, IndexedUpTo
 

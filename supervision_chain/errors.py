@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
+from service_kit.problems import Conflict, InvalidInput, NotFound, ServiceError, Unauthorized
 
-class SupervisionError(Exception):
-    """Base: a request the chain refuses, with a message the caller can act on."""
-
-    status = 400
-    slug = "bad-request"
-    title = "Bad request"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+__all__ = ["SupervisionError", "InvalidInput", "BadSignature", "UnknownLender", "StaleRequest", "Replay",
+           "IdempotencyConflict", "TooManyItems", "NotFound", "Unauthorized", "Conflict"]
 
 
-class InvalidInput(SupervisionError):
-    status, slug, title = 422, "invalid-input", "The request is not valid"
+class SupervisionError(ServiceError):
+    """Base: a request the supervision chain refuses."""
 
 
 class BadSignature(SupervisionError):
@@ -41,15 +34,3 @@ class IdempotencyConflict(SupervisionError):
 
 class TooManyItems(SupervisionError):
     status, slug, title = 413, "too-many-items", "Too many items in one request"
-
-
-class NotFound(SupervisionError):
-    status, slug, title = 404, "not-found", "Not found"
-
-
-class Unauthorized(SupervisionError):
-    status, slug, title = 401, "unauthorized", "Credentials are missing or wrong"
-
-
-class Conflict(SupervisionError):
-    status, slug, title = 409, "conflict", "Conflict"

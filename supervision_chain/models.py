@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from chain.storage.migrations import Migrations
+from chain_sql.migrations import Migrations
 
 __all__ = ["Lender", "DepositRequest", "Deposit", "DigestRun", "IndexedUpTo", "AnchoredUpTo", "AnchorReceipt", "SUPERVISION_TABLES", "MIGRATIONS"]
 

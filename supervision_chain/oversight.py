@@ -20,10 +20,11 @@ from chain.checkpoint import parse_checkpoint
 from chain.encoding import b64encode
 from chain.errors import ChainError
 from chain.note import CosignatureVerifier, parse_note
+from service_kit.quantiles import quantile
 
 from .models import AnchoredUpTo, AnchorReceipt, Deposit
 from .registry import list_lenders
-from .service import _delay_quantile
+from .service import delay_quantile
 
 D = Deposit.__table__  # type: ignore[attr-defined]
 R = AnchorReceipt.__table__  # type: ignore[attr-defined]
@@ -91,18 +92,12 @@ def _lenders(chain: Any, days: int, now_ms: int) -> dict[str, Any]:
                 view["deposits_in_window"] += count
         for lender_id, total in sums.items():  # the same figures as SupervisionChain.timeliness()
             delay, count = by_id[lender_id]["delay"], by_id[lender_id]["deposits"]
-            delay.update(mean=int(total / count), max=worsts[lender_id], p50=_delay_quantile(conn, lender_id, count, 0.5), p90=_delay_quantile(conn, lender_id, count, 0.9))
+            delay.update(mean=int(total / count), max=worsts[lender_id], p50=delay_quantile(conn, lender_id, count, 0.5), p90=delay_quantile(conn, lender_id, count, 0.9))
     lenders = sorted(by_id.values(), key=lambda v: v["id"])
     totals = {"deposits": sum(v["deposits"] for v in lenders), "deposits_in_window": sum(v["deposits_in_window"] for v in lenders),
               "late": sum(v["delay"]["late"] for v in lenders),
               "per_day": {k: sum(v["per_day"][k] for v in lenders) for k in day_keys}}
     return {"days": day_keys, "lenders": lenders, "totals": totals}
-
-
-def quantile(values: list[Any], q: float) -> Any:
-    """The q-quantile the way timeliness() reads it: the value at rank ⌊q·(n−1)⌋ of the sorted list."""
-    ordered = sorted(values)
-    return ordered[int(q * (len(ordered) - 1))] if ordered else 0
 
 
 def _anchoring(chain: Any, blocks: int, now_ms: int) -> dict[str, Any]:

@@ -13,18 +13,16 @@ Everything signed or hashed here has exactly one byte form:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
-
 from chain.encoding import b64decode_strict, b64encode
 from chain.errors import NoteError
 from chain.merkle import leaf_hash, root
+from evidence.canonical_json import MAX_SAFE_INT, canonical_json  # noqa: F401 (re-exported)
+from evidence.digests import digest_bytes, digest_json, new_salt  # noqa: F401 (re-exported)
 
 __all__ = [
     "RECORD_TYPES",
@@ -44,7 +42,6 @@ RECORD_TYPES = ("contract", "disbursement", "repayment", "overdue", "collection"
 REQUEST_TAG = "fivechains.deposit-request/v1"
 RECEIPT_TAG = "fivechains.deposit-receipt/v1"
 READ_TAG = "fivechains.read/v1"
-MAX_SAFE_INT = 2**53 - 1
 _PLAIN = re.compile(r"^[A-Za-z0-9._:/-]*$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 
@@ -58,31 +55,6 @@ class Item:
     loan_id: str
     event_ms: int  # when the recorded event happened (ms since the epoch)
     meta: dict[str, Any] | None = None
-
-
-def _plain_json(value: Any) -> bool:
-    """True when compact, sorted ``json.dumps`` is byte-for-byte RFC 8785 for ``value``:
-    no floats (JCS formats numbers its own way), integers within ±2^53, ASCII keys
-    (JCS sorts keys by UTF-16 code units), and no lone surrogates."""
-    kind = type(value)
-    if kind is str:
-        return value.isascii() or not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
-    if kind is int:
-        return -MAX_SAFE_INT <= value <= MAX_SAFE_INT
-    if value is None or kind is bool:
-        return True
-    if kind is list:
-        return all(_plain_json(v) for v in value)
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain_json(v) for k, v in value.items())
-    return False
-
-
-def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of a JSON value (the standard library's encoder when that is identical)."""
-    if _plain_json(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    return rfc8785.dumps(value)
 
 
 def item_bytes(item: Item) -> bytes:
@@ -170,28 +142,6 @@ def parse_receipt_text(text: str) -> ReceiptFields:
     if receipt_text(fields) != text:
         raise NoteError("the receipt is not in canonical form")
     return fields
-
-
-# --- digests of records, as the lender SDK computes them -------------------------------------
-
-
-def new_salt() -> str:
-    """16 random bytes, hex: mixed into a record's digest so a guessable record stays hidden."""
-    return os.urandom(16).hex()
-
-
-def digest_bytes(content: bytes, salt: str | None = None) -> str:
-    """SHA-256 of a file's bytes, preceded by the salt's bytes when there is one."""
-    h = hashlib.sha256()
-    if salt:
-        h.update(bytes.fromhex(salt))
-    h.update(content)
-    return h.hexdigest()
-
-
-def digest_json(record: Any, salt: str | None = None) -> str:
-    """SHA-256 of a JSON record's RFC 8785 canonical form (salted as for files)."""
-    return digest_bytes(canonical_json(record), salt)
 
 
 def valid_id(value: str) -> bool:

@@ -34,10 +34,10 @@ from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash, root
 from chain.note import Ed25519NoteSigner, format_vkey, sign_note
-from chain.storage import open_store
-from chain.storage.election import AdvisoryLock, Campaign, sealer_lock_key
-from chain.storage.migrations import upgrade_schema
-from chain.storage.schema import BlockRow
+from chain_sql import open_store
+from chain_sql.election import AdvisoryLock, Campaign, sealer_lock_key
+from chain_sql.migrations import upgrade_schema
+from chain_sql.schema import BlockRow
 
 from .anchorer import Anchorer
 from .digest_index import find_indexes, index_sealed_blocks
@@ -126,7 +126,7 @@ def open_supervision_store(config: SupervisionConfig):
 class SupervisionChain:
     """One API process's view of the chain. Every process accepts deposits; the sealer's duties
     (sealing, the digest index, anchoring) run in one process only: always this one on SQLite,
-    the elected one on PostgreSQL (see ``chain.storage.election``)."""
+    the elected one on PostgreSQL (see ``chain_sql.election``)."""
 
     def __init__(self, config: SupervisionConfig) -> None:
         self.config = config
@@ -402,13 +402,13 @@ class SupervisionChain:
             out = []
             for lender_id, count, avg, worst, n_late in rows:
                 out.append({"lender_id": lender_id, "deposits": count, "mean_delay_ms": int(avg or 0),
-                            "p50_delay_ms": _delay_quantile(conn, lender_id, count, 0.5),
-                            "p90_delay_ms": _delay_quantile(conn, lender_id, count, 0.9), "max_delay_ms": int(worst or 0),
+                            "p50_delay_ms": delay_quantile(conn, lender_id, count, 0.5),
+                            "p90_delay_ms": delay_quantile(conn, lender_id, count, 0.9), "max_delay_ms": int(worst or 0),
                             "late": int(n_late or 0), "late_after_ms": late})
         return out
 
 
-def _delay_quantile(conn: Any, lender_id: str, count: int, q: float) -> int:
+def delay_quantile(conn: Any, lender_id: str, count: int, q: float) -> int:
     """The q-quantile of a lender's reporting delays, read with one indexed ORDER BY."""
     offset = min(count - 1, int(q * (count - 1)))
     query = select(D.c.delay_ms).where(D.c.lender_id == lender_id).order_by(D.c.delay_ms).offset(offset).limit(1)

@@ -32,8 +32,9 @@ def config_from_env() -> SupervisionConfig:
 
 
 def app_from_environment():  # -> FastAPI; uvicorn's app factory (import string with factory=True)
+    from service_kit.observability import configure_logging
+
     from .api import create_app
-    from .observability import configure_logging
 
     configure_logging(os.environ.get("FIVECHAINS_LOG__LEVEL", "INFO"), os.environ.get("FIVECHAINS_LOG__FORMAT", "text"),
                       os.environ.get("FIVECHAINS_LOG__ACCESS") == "true")

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from chain.errors import StorageError
 from chain.ledger import Ledger
-from chain.storage import insert_rows
+from chain_sql import insert_rows
 
 from .errors import IdempotencyConflict, Replay
 from .models import Deposit, DepositRequest

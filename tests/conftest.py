@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chain.storage import sqlite_url
+from chain_sql import sqlite_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from servers import fresh_database  # noqa: E402

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from chain.audit import audit_ledger
 from chain.ledger import Ledger
 from chain.note import Ed25519NoteSigner
-from chain.storage import open_store
+from chain_sql import open_store
 
 CHAIN = "judicial.test/court"
 BLOCK_SIZES = [100, 200, 300, 150]  # blocks 0..3 hold entries 0-99, 100-299, 300-599, 600-749

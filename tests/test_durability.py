@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 from chain.merkle import leaf_hash
-from chain.storage import open_store
+from chain_sql import open_store
 
 CHILD = r"""
 import sys
-from chain.storage import open_store
+from chain_sql import open_store
 from chain.merkle import leaf_hash
 store = open_store(sys.argv[1])
 store.initialize({"chain_id": "kill.test/chain", "hash_suite": "sha256", "vkey": "-"})

@@ -13,7 +13,7 @@ from chain.hashing import SM3
 from chain.ledger import Ledger
 from chain.merkle import inclusion_proof, leaf_hash, root, verify_consistency, verify_inclusion
 from chain.note import Ed25519NoteSigner
-from chain.storage import open_store
+from chain_sql import open_store
 
 CHAIN = "supervision.test/gz"
 

@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, create_engine, inspect, text
 
-from chain.storage import open_store
-from chain.storage.migrations import schema_revision, upgrade_schema
-from chain.storage.schema import LEDGER_TABLES
+from chain_sql import open_store
+from chain_sql.migrations import schema_revision, upgrade_schema
+from chain_sql.schema import LEDGER_TABLES
 from judicial_chain.models import JUDICIAL_TABLES
 from judicial_chain.models import MIGRATIONS as JUDICIAL
 from judicial_chain.portal.accounts import Judge, VerificationLog

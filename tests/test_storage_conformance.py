@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from chain.errors import StorageError
-from chain.storage import SealWrite, StoredBlock, open_store
+from chain_sql import SealWrite, StoredBlock, open_store
 
 META = {"chain_id": "test.example/chain", "hash_suite": "sha256", "vkey": "k"}
 

@@ -11,8 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from chain.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from chain.merkle import consistency_proof, leaf_hash, root
 from chain.note import CosignatureSigner, Ed25519NoteSigner, parse_note
-from chain.storage import open_store
 from chain.witness import Witness
+from chain_sql import open_store
+from chain_sql.witness_state import SQLWitnessState
 
 LOG = "judicial.test/court"
 
@@ -22,7 +23,7 @@ def setup(tmp_path):
     log = Ed25519NoteSigner(LOG, Ed25519PrivateKey.generate())
     me = CosignatureSigner("witness.test/w1", Ed25519PrivateKey.generate())
     store = open_store(tmp_path / "witness.db")
-    yield log, me, Witness(store.engine, me, [log.verifier()])
+    yield log, me, Witness(SQLWitnessState(store.engine), me, [log.verifier()])
     store.close()
 
 

@@ -1,6 +1,9 @@
-"""Ledger storage: one small interface (``LedgerStore``) and the SQL backend behind it."""
+"""Ledger storage: the one small interface (``LedgerStore``) the core talks to.
+
+The SQL backend (SQLite, PostgreSQL) lives in the ``chain_sql`` package, which services import
+explicitly, so the core imports without a database driver.
+"""
 
 from .base import HeightTaken, LedgerStore, SealWrite, StoredBlock, StoredEntry
-from .sql import SQLStore, insert_rows, open_store, sqlite_url
 
-__all__ = ["HeightTaken", "LedgerStore", "SealWrite", "StoredBlock", "StoredEntry", "SQLStore", "open_store", "sqlite_url", "insert_rows"]
+__all__ = ["HeightTaken", "LedgerStore", "SealWrite", "StoredBlock", "StoredEntry"]

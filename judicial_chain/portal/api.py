@@ -16,14 +16,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Form, Header, Path, Query, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Form, Header, Path, Query, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from supervision_chain.api import BodyLimit, _problem  # the same RFC 9457 shapes as the deposit API
-from supervision_chain.observability import add_operations
+from service_kit.body_limit import BodyLimit
+from service_kit.observability import add_operations
+from service_kit.problems import install_problem_handlers
 
 from ..service import JudicialChain
 from ..verification import VERDICTS, Evidence, Verifier
@@ -165,17 +165,7 @@ def create_portal_app(chain: JudicialChain) -> FastAPI:
                   description="Judges verify evidence by deposit code, in batch. Errors are RFC 9457 problem+json.")
     app.add_middleware(BodyLimit, limit=MAX_BODY)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError):
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()[:50]]
-        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        return _problem(422, "invalid-input", "The request is not valid", f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
-                        request.url.path, errors=errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        slug = {401: "unauthorized", 404: "not-found", 413: "too-many-items", 429: "rate-limited"}.get(exc.status_code, f"http-{exc.status_code}")
-        return _problem(exc.status_code, slug, str(exc.detail), str(exc.detail), request.url.path)
+    install_problem_handlers(app)
 
     def judge(authorization: Annotated[str | None, Header()] = None) -> str:
         token = authorization[7:] if authorization and authorization.startswith("Bearer ") else None

@@ -1,4 +1,4 @@
-"""Alembic environment: always run through chain.storage.migrations, on the connection it passes."""
+"""Alembic environment: always run through chain_sql.migrations, on the connection it passes."""
 
 from alembic import context
 

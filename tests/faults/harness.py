@@ -47,7 +47,7 @@ from servers import SupervisionServer, free_port  # noqa: E402
 from chain.audit import audit_ledger  # noqa: E402
 from chain.keys import public_key_bytes  # noqa: E402
 from chain.ledger import Ledger  # noqa: E402
-from chain.storage import open_store  # noqa: E402
+from chain_sql import open_store  # noqa: E402
 from judicial_chain.certs import ensure_consortium  # noqa: E402
 from judicial_chain.deposit_code import is_valid  # noqa: E402
 from judicial_chain.service import JudicialChain, JudicialConfig  # noqa: E402

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.ledger import Ledger
 from chain.note import Ed25519NoteSigner
-from chain.storage import open_store
+from chain_sql import open_store
 from proto import crosschain_pb2 as pb
 from supervision_chain.records import Item, entry_bytes
 

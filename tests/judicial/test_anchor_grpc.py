@@ -16,7 +16,7 @@ from chain.block import seal_block
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash, verify_inclusion
 from chain.note import Ed25519NoteSigner, format_vkey
-from chain.storage import open_store
+from chain_sql import open_store
 from judicial_chain.certs import client_stem, ensure_consortium, issue
 from judicial_chain.server import client_channel, serve
 from judicial_chain.service import JudicialChain, JudicialConfig

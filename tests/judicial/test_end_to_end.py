@@ -147,7 +147,7 @@ def test_court_verifies_the_lenders_receipts(system, tmp_path) -> None:
     assert refused.returncode == 2 and "401" in refused.stderr
     listed = fc("judicial", "judge", "list", "--data-dir", str(system.data_dir / "judicial"), "--json")
     assert json.loads(listed.stdout)[0]["id"] == "J001"
-    from chain.storage import open_store
+    from chain_sql import open_store
     from judicial_chain.portal.accounts import verification_log
 
     store = open_store(system.data_dir / "judicial" / "judicial.db")

@@ -15,7 +15,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.keys import public_key_bytes
-from chain.storage import open_store
+from chain_sql import open_store
 from judicial_chain.certs import ensure_consortium
 from judicial_chain.deposit_code import is_valid
 from supervision_chain.client import DepositItem, LenderClient

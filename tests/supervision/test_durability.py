@@ -6,7 +6,7 @@ import threading
 import time
 
 from chain.audit import audit_ledger
-from chain.storage import open_store
+from chain_sql import open_store
 from supervision_chain.client import DepositItem, LenderClient
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from chain.audit import audit_ledger
-from chain.storage import open_store
+from chain_sql import open_store
 from supervision_chain.client import DepositItem, LenderClient
 
 from .conftest import SupervisionServer, register

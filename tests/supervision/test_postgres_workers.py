@@ -24,8 +24,8 @@ from chain.audit import audit_ledger
 from chain.keys import public_key_bytes
 from chain.ledger import Ledger
 from chain.note import Ed25519NoteSigner
-from chain.storage import open_store
-from chain.storage.election import lock_holder, sealer_lock_key
+from chain_sql import open_store
+from chain_sql.election import lock_holder, sealer_lock_key
 from supervision_chain.client import DepositItem, LenderClient
 from supervision_chain.registry import add_lender
 from supervision_chain.service import DEFAULT_CHAIN_ID, SupervisionConfig, open_supervision_store

@@ -10,6 +10,8 @@ from typing import Union
 import sqlalchemy as sa
 from alembic import op
 
+from chain_sql.ledger_migration import create_ledger_tables, drop_ledger_tables
+
 # revision identifiers, used by Alembic.
 revision: str = '0001'
 down_revision: Union[str, Sequence[str], None] = None
@@ -19,6 +21,7 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
+    create_ledger_tables(op)
     op.create_table('jc_anchor',
     sa.Column('chain_id', sa.String(length=128), nullable=False),
     sa.Column('height', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -57,35 +60,6 @@ def upgrade() -> None:
     sa.Column('last_checkpoint', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('chain_id')
     )
-    op.create_table('ledger_block',
-    sa.Column('height', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('tree_size', sa.BigInteger(), nullable=False),
-    sa.Column('header', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('height'),
-    sa.UniqueConstraint('tree_size')
-    )
-    op.create_table('ledger_checkpoint',
-    sa.Column('size', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('note', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('size')
-    )
-    op.create_table('ledger_entry',
-    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('leaf_hash', sa.LargeBinary(), nullable=False),
-    sa.Column('data', sa.LargeBinary(), nullable=False),
-    sa.PrimaryKeyConstraint('idx')
-    )
-    op.create_table('ledger_meta',
-    sa.Column('key', sa.String(), nullable=False),
-    sa.Column('value', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('key')
-    )
-    op.create_table('ledger_tile',
-    sa.Column('level', sa.Integer(), nullable=False),
-    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('hashes', sa.LargeBinary(), nullable=False),
-    sa.PrimaryKeyConstraint('level', 'idx')
-    )
     op.create_table('portal_judge',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.Text(), nullable=False),
@@ -112,13 +86,9 @@ def downgrade() -> None:
     """Downgrade schema."""
     op.drop_table('portal_verification_log')
     op.drop_table('portal_judge')
-    op.drop_table('ledger_tile')
-    op.drop_table('ledger_meta')
-    op.drop_table('ledger_entry')
-    op.drop_table('ledger_checkpoint')
-    op.drop_table('ledger_block')
     op.drop_table('jc_source_state')
     op.drop_table('jc_source')
     op.drop_table('jc_lender')
     op.drop_table('jc_code')
     op.drop_table('jc_anchor')
+    drop_ledger_tables(op)

@@ -10,6 +10,8 @@ from typing import Union
 import sqlalchemy as sa
 from alembic import op
 
+from chain_sql.ledger_migration import create_ledger_tables, drop_ledger_tables
+
 # revision identifiers, used by Alembic.
 revision: str = '0001'
 down_revision: Union[str, Sequence[str], None] = None
@@ -19,35 +21,7 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.create_table('ledger_block',
-    sa.Column('height', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('tree_size', sa.BigInteger(), nullable=False),
-    sa.Column('header', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('height'),
-    sa.UniqueConstraint('tree_size')
-    )
-    op.create_table('ledger_checkpoint',
-    sa.Column('size', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('note', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('size')
-    )
-    op.create_table('ledger_entry',
-    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('leaf_hash', sa.LargeBinary(), nullable=False),
-    sa.Column('data', sa.LargeBinary(), nullable=False),
-    sa.PrimaryKeyConstraint('idx')
-    )
-    op.create_table('ledger_meta',
-    sa.Column('key', sa.String(), nullable=False),
-    sa.Column('value', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('key')
-    )
-    op.create_table('ledger_tile',
-    sa.Column('level', sa.Integer(), nullable=False),
-    sa.Column('idx', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('hashes', sa.LargeBinary(), nullable=False),
-    sa.PrimaryKeyConstraint('level', 'idx')
-    )
+    create_ledger_tables(op)
     op.create_table('sv_anchored',
     sa.Column('name', sa.String(length=16), nullable=False),
     sa.Column('next_height', sa.BigInteger(), nullable=False),
@@ -112,8 +86,4 @@ def downgrade() -> None:
     op.drop_table('sv_digest_run')
     op.drop_table('sv_deposit')
     op.drop_table('sv_anchored')
-    op.drop_table('ledger_tile')
-    op.drop_table('ledger_meta')
-    op.drop_table('ledger_entry')
-    op.drop_table('ledger_checkpoint')
-    op.drop_table('ledger_block')
+    drop_ledger_tables(op)

@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from .sql import SQLStore
+from .store import SQLStore
 
 __all__ = ["Migrations", "upgrade_schema", "schema_revision"]
 

@@ -19,8 +19,9 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from ..errors import StorageError
-from .base import HeightTaken, SealWrite, StoredBlock, StoredEntry
+from chain.errors import StorageError
+from chain.storage.base import HeightTaken, SealWrite, StoredBlock, StoredEntry
+
 from .schema import LEDGER_TABLES, BlockRow, CheckpointRow, EntryRow, LedgerMeta, TileRow
 
 __all__ = ["SQLStore", "open_store", "sqlite_url", "insert_rows"]
