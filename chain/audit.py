@@ -18,7 +18,7 @@ from .errors import ChainError
 from .findings import Finding
 from .hashing import suite_by_name
 from .merkle import leaf_hash
-from .note import Ed25519NoteVerifier, format_vkey, parse_vkey
+from .note import NoteVerifier, format_vkey, parse_vkey
 from .storage.base import LedgerStore
 from .tiles import TILE_HEIGHT, TILE_WIDTH, RightEdge, split_hashes
 
@@ -53,7 +53,7 @@ class AuditReport:
 
 
 class _Auditor:
-    def __init__(self, store: LedgerStore, verifier: Ed25519NoteVerifier | None, max_findings: int) -> None:
+    def __init__(self, store: LedgerStore, verifier: NoteVerifier | None, max_findings: int) -> None:
         self.store = store
         meta = store.meta()
         self.chain = meta.get("chain_id", "?")
@@ -264,7 +264,7 @@ class _Auditor:
 
 def audit_ledger(
     store: LedgerStore,
-    verifier: Ed25519NoteVerifier | None = None,
+    verifier: NoteVerifier | None = None,
     *,
     progress: Progress | None = None,
     max_findings: int = 1000,

@@ -14,9 +14,9 @@ from .errors import NoteError
 from .note import (
     CosignatureSigner,
     CosignatureVerifier,
-    Ed25519NoteSigner,
-    Ed25519NoteVerifier,
     Note,
+    NoteSigner,
+    NoteVerifier,
     add_signatures,
     parse_note,
     sign_note,
@@ -82,7 +82,7 @@ class SignedCheckpoint:
         return names
 
 
-def sign_checkpoint(checkpoint: Checkpoint, signer: Ed25519NoteSigner) -> SignedCheckpoint:
+def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> SignedCheckpoint:
     return SignedCheckpoint(checkpoint, sign_note(checkpoint.to_text(), [signer]))
 
 
@@ -94,7 +94,7 @@ def cosign(signed: SignedCheckpoint, cosigner: CosignatureSigner, timestamp: int
 
 def open_checkpoint(
     data: str | bytes,
-    log_verifier: Ed25519NoteVerifier,
+    log_verifier: NoteVerifier,
     *,
     origin: str | None = None,
     witnesses: Sequence[CosignatureVerifier] = (),

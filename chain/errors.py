@@ -27,3 +27,7 @@ class StorageError(ChainError):
 
 class LedgerStateError(ChainError):
     """The request does not fit the ledger's current state (e.g. a size not yet sealed)."""
+
+
+class SignatureError(ChainError):
+    """A signature does not verify under the key it claims."""

@@ -1,4 +1,5 @@
-"""Ed25519 key files: private keys as PKCS#8 PEM with mode 0600, public keys beside them.
+"""Key files of either suite, Ed25519 or SM2: private keys as PKCS#8 PEM with mode 0600, public keys
+(SPKI PEM) beside them. A file's suite is read from the file itself.
 
 Key material never appears in an exception message or a repr.
 """
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from .errors import KeyFileError, NoteError
+from .sm2 import SM2PrivateKey, SM2PublicKey
 
 __all__ = [
     "generate_private_key",
@@ -32,21 +34,51 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "public_key_bytes",
+    "KEY_TYPES",
+    "PrivateKey",
+    "PublicKey",
 ]
 
+KEY_TYPES = ("ed25519", "sm2")
+PrivateKey = Ed25519PrivateKey | SM2PrivateKey
+PublicKey = Ed25519PublicKey | SM2PublicKey
 
-def generate_private_key() -> Ed25519PrivateKey:
+
+def generate_private_key(key_type: str = "ed25519") -> PrivateKey:
+    if key_type == "sm2":
+        return SM2PrivateKey.generate()
+    if key_type != "ed25519":
+        raise KeyFileError(f"unknown key type {key_type!r}: use one of {', '.join(KEY_TYPES)}")
     return Ed25519PrivateKey.generate()
 
 
-def public_key_bytes(public_key: Ed25519PublicKey) -> bytes:
+def key_type(key: PrivateKey | PublicKey) -> str:
+    return "sm2" if isinstance(key, SM2PrivateKey | SM2PublicKey) else "ed25519"
+
+
+def public_key_bytes(public_key: PublicKey) -> bytes:
+    """Raw public key: Ed25519's 32 bytes, or SM2's 0x04 ‖ x ‖ y."""
+    if isinstance(public_key, SM2PublicKey):
+        return b"\x04" + public_key.point
     return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def write_private_key(path: str | Path, key: Ed25519PrivateKey, *, overwrite: bool = False) -> None:
+def _private_pem(key: PrivateKey) -> bytes:
+    if isinstance(key, SM2PrivateKey):
+        return key.to_pem().encode()
+    return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+
+
+def public_key_pem(public_key: PublicKey) -> bytes:
+    if isinstance(public_key, SM2PublicKey):
+        return public_key.to_pem().encode()
+    return public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+
+
+def write_private_key(path: str | Path, key: PrivateKey, *, overwrite: bool = False) -> None:
     """Write a PEM private key readable by its owner only (0600), never replacing one silently."""
     path = Path(path)
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    pem = _private_pem(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not overwrite:
         try:
@@ -72,41 +104,50 @@ def write_private_key(path: str | Path, key: Ed25519PrivateKey, *, overwrite: bo
         raise
 
 
-def write_public_key(path: str | Path, public_key: Ed25519PublicKey) -> None:
+def write_public_key(path: str | Path, public_key: PublicKey) -> None:
     path = Path(path)
-    path.write_bytes(public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    path.write_bytes(public_key_pem(public_key))
     os.chmod(path, 0o644)
 
 
-def generate_keypair(out: str | Path) -> tuple[Ed25519PrivateKey, Ed25519PublicKey]:
+def generate_keypair(out: str | Path, key_type: str = "ed25519") -> tuple[PrivateKey, PublicKey]:
     """Write a new key to ``out`` (0600) and its public key to ``out.pub``."""
-    key = generate_private_key()
+    key = generate_private_key(key_type)
     write_private_key(out, key)
     write_public_key(Path(str(out) + ".pub"), key.public_key())
     return key, key.public_key()
 
 
-def load_private_key(path: str | Path) -> Ed25519PrivateKey:
-    """Load a PEM Ed25519 private key, refusing one that others can read."""
+def load_private_key(path: str | Path) -> PrivateKey:
+    """Load a PEM Ed25519 or SM2 private key, refusing one that others can read."""
     path = Path(path)
     try:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeyFileError(f"{path} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
-        key = load_pem_private_key(path.read_bytes(), password=None)
+        pem = path.read_bytes()
     except KeyFileError:
         raise
     except FileNotFoundError:
         raise KeyFileError(f"no key file at {path}") from None
-    except (ValueError, TypeError, OSError) as exc:
+    except OSError as exc:
+        raise KeyFileError(f"{path} is not readable ({exc.__class__.__name__})") from None
+    try:
+        return SM2PrivateKey.from_pem(pem.decode("ascii", "replace"))
+    except KeyFileError:
+        pass  # not SM2: try the other suite
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{path} is not a readable PEM private key ({exc.__class__.__name__})") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path} holds a key that is not Ed25519")
+        raise KeyFileError(f"{path} holds a key that is neither Ed25519 nor SM2")
     return key
 
 
-def load_public_key(source: str | Path) -> Ed25519PublicKey:
-    """An Ed25519 public key from a PEM file, a file or string of 32 bytes in base64 or hex, or a vkey."""
+def load_public_key(source: str | Path) -> PublicKey:
+    """A public key from a PEM file (Ed25519 or SM2), a vkey, or raw bytes in hex or base64 (32 bytes: Ed25519;
+    65 bytes 0x04 ‖ x ‖ y: SM2)."""
     path = Path(source)
     try:
         raw = path.read_bytes() if path.is_file() else str(source).encode()
@@ -115,11 +156,15 @@ def load_public_key(source: str | Path) -> Ed25519PublicKey:
     text = raw.strip()
     if text.startswith(b"-----BEGIN"):
         try:
+            return SM2PublicKey.from_pem(text.decode("ascii", "replace"))
+        except KeyFileError:
+            pass  # not SM2: try the other suite
+        try:
             key = load_pem_public_key(text)
         except ValueError:
             raise KeyFileError(f"{path} is not a valid PEM public key") from None
         if not isinstance(key, Ed25519PublicKey):
-            raise KeyFileError(f"{path} is not an Ed25519 public key")
+            raise KeyFileError(f"{path} is neither an Ed25519 nor an SM2 public key")
         return key
     decoded = text.decode("ascii", "replace")
     if decoded.count("+") >= 2:
@@ -136,13 +181,18 @@ def load_public_key(source: str | Path) -> Ed25519PublicKey:
             continue
         if len(blob) == 32:
             return Ed25519PublicKey.from_public_bytes(blob)
-    raise KeyFileError("not an Ed25519 public key (PEM, 32 bytes in hex or base64, or a verifier key)")
+        if len(blob) == 65 and blob[0] == 4:
+            return SM2PublicKey(blob[1:])
+    raise KeyFileError("not a public key (PEM, Ed25519's 32 bytes or SM2's 0x04‖x‖y in hex or base64, or a verifier key)")
 
 
-def load_or_create_signer(path: str | Path, name: str):  # -> chain.note.Ed25519NoteSigner
-    """A chain's note signer from its key file, making the key (0600) on first use."""
-    from .note import Ed25519NoteSigner
+def load_or_create_signer(path: str | Path, name: str, key_type: str = "ed25519"):  # -> chain.note.Ed25519NoteSigner | SM2NoteSigner
+    """A chain's note signer from its key file, making the key (0600, of ``key_type``) on first use.
+
+    An existing key file decides the suite: a chain keeps the suite it was created with.
+    """
+    from .note import note_signer
 
     if not Path(path).exists():
-        generate_keypair(path)
-    return Ed25519NoteSigner(name, load_private_key(path))
+        generate_keypair(path, key_type)
+    return note_signer(name, load_private_key(path))

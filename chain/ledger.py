@@ -19,7 +19,7 @@ from .checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, sign_chec
 from .errors import LedgerStateError, StorageError
 from .hashing import SHA256, HashSuite, suite_by_name
 from .merkle import consistency_ranges, empty_root, inclusion_ranges, leaf_hash
-from .note import Ed25519NoteSigner, Ed25519NoteVerifier, format_vkey, parse_vkey
+from .note import NoteSigner, NoteVerifier, format_vkey, parse_vkey
 from .storage.base import HeightTaken, LedgerStore, SealWrite, StoredBlock
 from .tiles import TILE_HEIGHT, RightEdge, TileReader, split_hashes, tile_width_at
 
@@ -56,14 +56,14 @@ class Ledger:
     public key alone.
     """
 
-    def __init__(self, store: LedgerStore, *, signer: Ed25519NoteSigner | None = None) -> None:
+    def __init__(self, store: LedgerStore, *, signer: NoteSigner | None = None) -> None:
         meta = store.meta()
         if not meta:
             raise LedgerStateError(f"no ledger at {store.url}; create it first")
         self.store = store
         self.chain_id = meta["chain_id"]
         self.suite: HashSuite = suite_by_name(meta["hash_suite"])
-        self.verifier: Ed25519NoteVerifier = parse_vkey(meta["vkey"])  # type: ignore[assignment]
+        self.verifier: NoteVerifier = parse_vkey(meta["vkey"])  # type: ignore[assignment]
         if signer is not None and format_vkey(signer.verifier()) != meta["vkey"]:
             raise LedgerStateError(f"that key is not the signing key of chain {self.chain_id}")
         self.signer = signer
@@ -73,7 +73,7 @@ class Ledger:
 
     @classmethod
     def create(
-        cls, store: LedgerStore, chain_id: str, signer: Ed25519NoteSigner, suite: HashSuite = SHA256
+        cls, store: LedgerStore, chain_id: str, signer: NoteSigner, suite: HashSuite = SHA256
     ) -> Ledger:
         """Create (or reopen, if it is the same chain and key) the ledger in ``store``."""
         if signer.name != chain_id:

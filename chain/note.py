@@ -1,4 +1,9 @@
-"""C2SP signed notes (c2sp.org/signed-note) and Ed25519 cosignatures (c2sp.org/tlog-cosignature).
+"""C2SP signed notes (c2sp.org/signed-note) and cosignatures (c2sp.org/tlog-cosignature).
+
+Two signature suites: Ed25519 (type 0x01, cosignatures 0x04) and SM2 with SM3 (GB/T 32918.2).
+SM2 has no assigned type byte, so it uses the spec's escape: type 0xff followed by a longer
+identifier (``SM2_TYPE``, ``SM2_COSIGNATURE_TYPE``); its key id is computed by the spec's
+rule over those bytes, and a verifier that knows only Ed25519 ignores SM2 lines as it must.
 
 A note is text plus signature lines "— <name> base64(key id || signature)". Verification
 follows the spec: signatures from unknown (name, key id) pairs are ignored, a known key
@@ -21,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .encoding import b64decode_strict
-from .errors import NoteError
+from .errors import ChainError, NoteError, SignatureError
+from .sm2 import SM2PrivateKey, SM2PublicKey
 
 __all__ = [
     "Signature",
@@ -31,6 +37,13 @@ __all__ = [
     "Ed25519NoteVerifier",
     "CosignatureSigner",
     "CosignatureVerifier",
+    "SM2NoteSigner",
+    "SM2NoteVerifier",
+    "SM2CosignatureSigner",
+    "SM2CosignatureVerifier",
+    "note_signer",
+    "NoteSigner",
+    "NoteVerifier",
     "sign_note",
     "add_signatures",
     "verify_note",
@@ -42,14 +55,17 @@ __all__ = [
 
 SIG_ED25519 = 0x01
 SIG_COSIGNATURE = 0x04
+SM2_TYPE = b"\xffgbt32918.2/sm2-sm3"  # 0xff + identifier: SM2 signature of the note text, SM3, default user id
+SM2_COSIGNATURE_TYPE = b"\xffgbt32918.2/sm2-sm3-cosignature/v1"  # timestamped, as c2sp.org/tlog-cosignature
 MAX_NOTE_BYTES = 1 << 20
 EM_DASH = "\u2014"
 _CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # every ASCII control character but newline
 
 
-def key_id(name: str, sig_type: int, public_key: bytes) -> int:
-    """SHA-256(name || 0x0A || type || public key)[:4], as a big-endian uint32."""
-    digest = hashlib.sha256(name.encode() + b"\n" + bytes([sig_type]) + public_key).digest()
+def key_id(name: str, sig_type: int | bytes, public_key: bytes) -> int:
+    """SHA-256(name || 0x0A || type || public key)[:4], as a big-endian uint32 (type: a byte, or 0xff + identifier)."""
+    kind = bytes([sig_type]) if isinstance(sig_type, int) else sig_type
+    digest = hashlib.sha256(name.encode() + b"\n" + kind + public_key).digest()
     return struct.unpack(">I", digest[:4])[0]
 
 
@@ -148,6 +164,10 @@ class Ed25519NoteVerifier:
         except InvalidSignature:
             raise NoteError(f"the signature of {self.name} does not verify") from None
 
+    def key_material(self) -> bytes:
+        """Type byte(s) and public key: what a vkey carries after the key id."""
+        return bytes([self.sig_type]) + _raw(self.public_key)
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and format_vkey(self) == format_vkey(other)  # type: ignore[arg-type]
 
@@ -220,10 +240,116 @@ class CosignatureSigner(_NamedKey):
         return CosignatureVerifier(self.name, self.public_key)
 
 
-AnyVerifier = Union[Ed25519NoteVerifier, CosignatureVerifier]
+def _sm2_public_bytes(public_key: SM2PublicKey) -> bytes:
+    """0x04 ‖ x ‖ y, then the user id when it is not the standard's default."""
+    extra = b"" if public_key.user_id == b"1234567812345678" else public_key.user_id
+    return b"\x04" + public_key.point + extra
 
 
-def sign_note(text: str, signers: Sequence[Ed25519NoteSigner]) -> Note:
+class SM2NoteVerifier:
+    """Verifies SM2 note signatures (type 0xff + ``SM2_TYPE`` identifier) of one named key."""
+
+    sig_type = SM2_TYPE
+
+    def __init__(self, name: str, public_key: SM2PublicKey) -> None:
+        self.name = _check_name(name)
+        self.public_key = public_key
+        self.key_id = key_id(name, self.sig_type, _sm2_public_bytes(public_key))
+
+    def _message(self, text: str, sig: Signature) -> bytes:
+        return text.encode()
+
+    def _signature(self, sig: Signature) -> bytes:
+        return sig.data
+
+    def verify(self, text: str, sig: Signature) -> None:
+        if sig.name != self.name or sig.key_id != self.key_id:
+            raise NoteError(f"the signature is not from key {self.name}")
+        try:
+            self.public_key.verify(self._signature(sig), self._message(text, sig))
+        except SignatureError:
+            raise NoteError(f"the signature of {self.name} does not verify") from None
+
+    def key_material(self) -> bytes:
+        return self.sig_type + _sm2_public_bytes(self.public_key)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and format_vkey(self) == format_vkey(other)  # type: ignore[arg-type]
+
+    def __hash__(self) -> int:
+        return hash(format_vkey(self))
+
+
+class SM2CosignatureVerifier(SM2NoteVerifier):
+    """Verifies timestamped SM2 checkpoint cosignatures: 8-byte timestamp ‖ DER signature."""
+
+    sig_type = SM2_COSIGNATURE_TYPE
+
+    def _message(self, text: str, sig: Signature) -> bytes:
+        return _cosigned_message(text, self.timestamp_of(sig))
+
+    def _signature(self, sig: Signature) -> bytes:
+        return sig.data[8:]
+
+    @staticmethod
+    def timestamp_of(sig: Signature) -> int:
+        if len(sig.data) < 8 + 8:
+            raise NoteError(f"the cosignature of {sig.name} is too short")
+        timestamp = struct.unpack(">Q", sig.data[:8])[0]
+        if timestamp >= 1 << 63:
+            raise NoteError(f"the cosignature of {sig.name} has an impossible timestamp")
+        return timestamp
+
+
+class _NamedSM2Key:
+    sig_type = SM2_TYPE
+    verifier_class: type[SM2NoteVerifier] = SM2NoteVerifier
+
+    def __init__(self, name: str, private_key: SM2PrivateKey) -> None:
+        self.name = _check_name(name)
+        self._key = private_key
+        self.public_key = private_key.public_key()
+        self.key_id = key_id(name, self.sig_type, _sm2_public_bytes(self.public_key))
+
+    def verifier(self) -> SM2NoteVerifier:
+        return self.verifier_class(self.name, self.public_key)
+
+    def __repr__(self) -> str:  # never the key material
+        return f"{type(self).__name__}({self.name!r}, key id {self.key_id:08x})"
+
+
+class SM2NoteSigner(_NamedSM2Key):
+    """Signs notes with a named SM2 key."""
+
+    def sign(self, text: str) -> Signature:
+        return Signature(self.name, self.key_id, self._key.sign(text.encode()))
+
+
+class SM2CosignatureSigner(_NamedSM2Key):
+    """A witness's SM2 key: signs checkpoints with a timestamp."""
+
+    sig_type = SM2_COSIGNATURE_TYPE
+    verifier_class = SM2CosignatureVerifier
+
+    def sign(self, text: str, timestamp: int) -> Signature:
+        if not 0 <= timestamp < 1 << 63:
+            raise NoteError("a cosignature timestamp must be between 0 and 2^63 − 1")
+        return Signature(self.name, self.key_id, struct.pack(">Q", timestamp) + self._key.sign(_cosigned_message(text, timestamp)))
+
+
+def note_signer(name: str, private_key: Ed25519PrivateKey | SM2PrivateKey) -> Ed25519NoteSigner | SM2NoteSigner:
+    """The note signer for a key of either suite."""
+    if isinstance(private_key, SM2PrivateKey):
+        return SM2NoteSigner(name, private_key)
+    return Ed25519NoteSigner(name, private_key)
+
+
+AnyVerifier = Union[Ed25519NoteVerifier, CosignatureVerifier, SM2NoteVerifier, SM2CosignatureVerifier]
+NoteSigner = Union[Ed25519NoteSigner, SM2NoteSigner]  # a chain's key, of either suite
+NoteVerifier = Union[Ed25519NoteVerifier, SM2NoteVerifier]
+
+
+def sign_note(text: str, signers: Sequence[NoteSigner]) -> Note:
     """Sign ``text`` (which must end in a newline) with each signer."""
     if not text.endswith("\n"):
         raise NoteError("a note text must end in a newline")
@@ -262,8 +388,7 @@ def open_note(data: str | bytes, verifiers: Sequence[AnyVerifier]) -> Note:
 
 def format_vkey(verifier: AnyVerifier) -> str:
     """<name>+<hex key id>+base64(type || public key)."""
-    blob = bytes([verifier.sig_type]) + _raw(verifier.public_key)
-    return f"{verifier.name}+{verifier.key_id:08x}+{base64.b64encode(blob).decode()}"
+    return f"{verifier.name}+{verifier.key_id:08x}+{base64.b64encode(verifier.key_material()).decode()}"
 
 
 def parse_vkey(vkey: str) -> AnyVerifier:
@@ -277,12 +402,23 @@ def parse_vkey(vkey: str) -> AnyVerifier:
         blob = b64decode_strict(b64)
     except (ValueError, binascii.Error):
         raise NoteError("the verifier key's id or key is not valid hex/base64") from None
-    if len(blob) != 33:
-        raise NoteError("the verifier key is not an Ed25519 key")
-    cls = {SIG_ED25519: Ed25519NoteVerifier, SIG_COSIGNATURE: CosignatureVerifier}.get(blob[0])
-    if cls is None:
-        raise NoteError(f"unsupported signature type 0x{blob[0]:02x} in verifier key")
-    verifier = cls(name, Ed25519PublicKey.from_public_bytes(blob[1:]))
+    verifier: AnyVerifier
+    sm2 = next((c for c in (SM2CosignatureVerifier, SM2NoteVerifier) if blob.startswith(c.sig_type)), None)
+    if sm2 is not None:
+        point = blob[len(sm2.sig_type):]
+        if len(point) < 65 or point[0] != 4:
+            raise NoteError("the verifier key's SM2 public key is not 0x04 ‖ x ‖ y")
+        try:
+            verifier = sm2(name, SM2PublicKey(point[1:65], point[65:] or b"1234567812345678"))
+        except ChainError:
+            raise NoteError("the verifier key's SM2 point is not on the curve") from None
+    else:
+        if len(blob) != 33:
+            raise NoteError("the verifier key is not an Ed25519 or SM2 key")
+        cls = {SIG_ED25519: Ed25519NoteVerifier, SIG_COSIGNATURE: CosignatureVerifier}.get(blob[0])
+        if cls is None:
+            raise NoteError(f"unsupported signature type 0x{blob[0]:02x} in verifier key")
+        verifier = cls(name, Ed25519PublicKey.from_public_bytes(blob[1:]))
     if verifier.key_id != claimed:
         raise NoteError("the verifier key's id does not match its name and key")
     return verifier

@@ -21,7 +21,7 @@ from .errors import ChainError
 from .findings import Finding
 from .hashing import SHA256, HashSuite
 from .merkle import leaf_hash
-from .note import Ed25519NoteVerifier
+from .note import NoteVerifier
 from .tiles import RightEdge
 
 __all__ = ["ChainReplay", "EntriesDoNotAddUp", "name_changed_entries"]
@@ -40,7 +40,7 @@ class ChainReplay:
     """Feeds published blocks through the checks; keeps the right edge, so it never rebuilds."""
 
     chain_id: str
-    verifier: Ed25519NoteVerifier
+    verifier: NoteVerifier
     suite: HashSuite = SHA256
     findings: list[Finding] = field(default_factory=list)
     edge: RightEdge | None = None
@@ -70,7 +70,7 @@ class ChainReplay:
                 "edge": [[b64(h) for h in level] for level in self.edge.partials]}  # type: ignore[union-attr]
 
     @classmethod
-    def resume(cls, chain_id: str, verifier: Ed25519NoteVerifier, position: dict[str, Any], suite: HashSuite = SHA256) -> ChainReplay:
+    def resume(cls, chain_id: str, verifier: NoteVerifier, position: dict[str, Any], suite: HashSuite = SHA256) -> ChainReplay:
         """Carry on from :meth:`position`; a malformed position raises ValueError."""
         try:
             edge = RightEdge(suite, int(position["size"]), [[base64.b64decode(h) for h in level] for level in position["edge"]])
