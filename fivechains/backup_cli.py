@@ -29,6 +29,7 @@ from .backup_archive import (
     sqlite_databases,
     write_archive,
 )
+from .chain_dirs import DATABASES, KEY_FILE, holds_any_chain, locate
 from .output import console, emit_json, err_console, fail, progress_bar
 
 backup_app = typer.Typer(
@@ -39,12 +40,6 @@ backup_app = typer.Typer(
 DataDir = Annotated[Path, typer.Option("--data-dir", help="The chain's data directory (databases, keys, token, certificates).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
 Archive = Annotated[Path, typer.Argument(help="A backup archive (.tar.gz) made by `fivechains backup create`.")]
-BATCH = 10_000
-
-
-def _skipped(table: str) -> bool:
-    """Tables the service's own opener writes (the ledger's metadata, the schema revision): never copied."""
-    return table == "ledger_meta" or table.startswith("alembic_version")
 
 
 def _where(url: str) -> str:
@@ -67,8 +62,10 @@ def create(
 
     The archive holds the keys, the regulator token and certificates (mode 0600): store it as carefully as the keys.
     """
-    if not data_dir.is_dir():
-        raise fail(f"{data_dir} is not a directory")
+    if not holds_any_chain(data_dir):
+        raise fail(f"no chain in {data_dir}: expected a chain's database ({', '.join(DATABASES.values())}) or its {KEY_FILE}, "
+                   "in the directory or in its supervision/ or judicial/ subdirectory (a `fivechains up` directory); nothing to back up. "
+                   f"A chain is made by `fivechains up --data-dir {data_dir}` or a `serve` command")
     if out.exists():
         raise fail(f"{out} exists; give a new file name")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -205,31 +202,23 @@ def _audit_restored(data_dir: Path, manifest: dict[str, Any], db: str | None, tr
 def _rewind_outbox(data_dir: Path, manifest: dict[str, Any]) -> dict[str, Any] | None:
     """When one archive holds a supervision chain and the judicial chain it anchors into (as under
     `fivechains up`), the judicial database was snapshotted first, so the supervision outbox may name
-    blocks acknowledged after that snapshot. Rewind it to what the restored judicial chain holds: those
-    blocks are sent again and get their deposit codes anew."""
+    blocks acknowledged after that snapshot: rewind it to what the restored judicial chain holds."""
+    from sqlalchemy import select
+
+    from chain_sql import open_store, sqlite_url
+    from judicial_chain.models import SourceState
+    from supervision_chain.outbox_rewind import rewind_outbox
+
     sqlite = [m for m in manifest["members"] if m["kind"] == "sqlite" and m.get("chain_id")]
     supervision = [m for m in sqlite if m["role"] == "supervision"]
     judicial = [m for m in sqlite if m["role"] == "judicial"]
     if len(supervision) != 1 or len(judicial) != 1:
         return None
-    sv, jc = (sqlite3.connect(str(data_dir / m[0]["path"])) for m in (supervision, judicial))
-    try:
-        state = jc.execute("SELECT next_height FROM jc_source_state WHERE chain_id = ?", (supervision[0]["chain_id"],)).fetchone()
-        anchored = int(state[0]) if state else 0
-        row = sv.execute("SELECT next_height FROM sv_anchored WHERE name = 'judicial'").fetchone()
-        outbox = int(row[0]) if row else 0
-        if outbox <= anchored:
-            return None
-        before = sv.execute("SELECT tree_size FROM ledger_block WHERE height = ?", (anchored - 1,)).fetchone()
-        first = int(before[0]) if before else 0
-        with sv:
-            sv.execute("UPDATE sv_anchored SET next_height = ? WHERE name = 'judicial'", (anchored,))
-            sv.execute("DELETE FROM sv_anchor_receipt WHERE height >= ?", (anchored,))
-            sv.execute("UPDATE sv_deposit SET deposit_code = NULL WHERE idx >= ?", (first,))
-        return {"from_height": outbox, "to_height": anchored, "first_index": first}
-    finally:
-        sv.close()
-        jc.close()
+    states = SourceState.__table__  # type: ignore[attr-defined]
+    with closing(open_store(sqlite_url(data_dir / judicial[0]["path"]))) as jc, jc.engine.connect() as conn:
+        anchored = conn.execute(select(states.c.next_height).where(states.c.chain_id == supervision[0]["chain_id"])).scalar_one_or_none()
+    with closing(open_store(sqlite_url(data_dir / supervision[0]["path"]))) as sv:
+        return rewind_outbox(sv.engine, int(anchored or 0))
 
 
 def _print_results(results: list[dict[str, Any]], problems: list[str]) -> None:
@@ -340,39 +329,20 @@ def verify(
 
 # --- SQLite → PostgreSQL ------------------------------------------------------------------------------
 
-CHAINS = {"supervision": "supervision.db", "judicial": "judicial.db"}
+CHAINS = {kind: DATABASES[kind] for kind in ("supervision", "judicial")}
 
 
 def _source_db(data_dir: Path, chain: str | None) -> tuple[str, Path]:
-    if chain is not None:
-        if chain not in CHAINS:
-            raise BackupError(f"--chain is supervision or judicial, not {chain!r}")
-        found = [chain] if (data_dir / CHAINS[chain]).is_file() else []
-    else:
-        found = [c for c, name in CHAINS.items() if (data_dir / name).is_file()]
+    """The chain's SQLite database: in ``data_dir`` itself or in its `fivechains up` subdirectory."""
+    if chain is not None and chain not in CHAINS:
+        raise BackupError(f"--chain is supervision or judicial, not {chain!r}")
+    found = [(kind, where) for kind in ([chain] if chain else CHAINS) if (where := locate(data_dir, kind)) is not None]
     if len(found) != 1:
         what = "no" if not found else "more than one"
-        raise BackupError(f"{what} chain database ({' or '.join(CHAINS.values())}) in {data_dir}" + ("; give --chain" if found else ""))
-    return found[0], data_dir / CHAINS[found[0]]
-
-
-def _pg_rows(engine: Any, source_meta: dict[str, str]) -> list[str]:
-    """Tables of the target database that hold rows (its ledger_meta counts only if it differs from the source's)."""
-    from sqlalchemy import inspect, text
-
-    busy = []
-    with engine.connect() as conn:
-        for table in inspect(conn).get_table_names():
-            if table.startswith("alembic_version"):
-                continue
-            if table == "ledger_meta":
-                meta = dict(conn.execute(text("SELECT key, value FROM ledger_meta")).all())
-                if meta and meta != source_meta:
-                    busy.append(f"ledger_meta (chain {meta.get('chain_id')})")
-                continue
-            if conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM "{table}")')).scalar():
-                busy.append(table)
-    return busy
+        raise BackupError(f"{what} chain database ({' or '.join(CHAINS.values())}) in {data_dir} or its supervision/ and judicial/ "
+                          "subdirectories" + ("; give --chain" if found else ""))
+    kind, where = found[0]
+    return kind, where / CHAINS[kind]
 
 
 def _open_target(chain: str, data_dir: Path, url: str, meta: dict[str, str]) -> Any:
@@ -398,63 +368,15 @@ def _open_target(chain: str, data_dir: Path, url: str, meta: dict[str, str]) -> 
     return JudicialChain(JudicialConfig(data_dir, db_url=url, chain_id=meta["chain_id"])).store
 
 
-def _same_revision(src: sqlite3.Connection, engine: Any, version_tables: list[str]) -> None:
-    """The SQLite database must be at the schema revision the target was just created at."""
-    from sqlalchemy import inspect, text
-
-    with engine.connect() as conn:
-        for table in [t for t in inspect(conn).get_table_names() if t.startswith("alembic_version")]:
-            want = conn.execute(text(f'SELECT version_num FROM "{table}"')).scalars().all()
-            have = [r[0] for r in src.execute(f'SELECT version_num FROM "{table}"')] if table in version_tables else []
-            if sorted(have) != sorted(want):
-                raise BackupError(f"the SQLite database is at schema revision {', '.join(have) or 'none'}, the target at {', '.join(want)}: "
-                                  "start the service once on SQLite, or run `fivechains db upgrade`, then try again")
-
-
 def _copy_tables(src: sqlite3.Connection, engine: Any, json_out: bool) -> dict[str, int]:
-    """Every table of the SQLite snapshot into the target, in primary-key order, in batches, in one
-    transaction (all or nothing); then move any sequences past the copied ids."""
-    from sqlalchemy import Boolean, MetaData, text
+    """The rows of every table, with a progress bar (the engine: chain_sql.table_copy)."""
+    from chain_sql.table_copy import TableCopyError, copy_tables
 
-    from chain_sql import insert_rows
-
-    target = MetaData()
-    target.reflect(engine)
-    names = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-    _same_revision(src, engine, [n for n in names if n.startswith("alembic_version")])
-    names = [n for n in names if not _skipped(n)]
-    missing = [n for n in names if n not in target.tables]
-    if missing:
-        raise BackupError(f"the target has no table {', '.join(missing)}: is it the same fivechains version?")
-    source_columns = {n: [r[1] for r in src.execute(f'PRAGMA table_info("{n}")')] for n in names}
-    for name, cols in source_columns.items():
-        extra = [c for c in cols if c not in target.tables[name].columns]
-        if extra:
-            raise BackupError(f"table {name} has columns {', '.join(extra)} the target lacks: is it the same fivechains version?")
-    counts = {n: src.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
-    copied: dict[str, int] = {}
-    with progress_bar("copying rows", sum(counts.values()), enabled=not json_out) as update, engine.begin() as conn:
-        done = 0
-        for name in names:
-            table = target.tables[name]
-            columns = tuple(source_columns[name])
-            booleans = [i for i, c in enumerate(columns) if isinstance(table.columns[c].type, Boolean)]
-            order = ", ".join(f'"{c.name}"' for c in table.primary_key.columns) or "rowid"
-            cursor = src.execute(f'SELECT {", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)} FROM "{name}" ORDER BY {order}')
-            copied[name] = 0
-            while rows := cursor.fetchmany(BATCH):
-                if booleans:
-                    rows = [tuple(bool(v) if i in booleans and v is not None else v for i, v in enumerate(r)) for r in rows]
-                insert_rows(conn, table, columns, rows)
-                copied[name] += len(rows)
-                done += len(rows)
-                update(done)
-        for name in names:
-            for column in target.tables[name].primary_key.columns:
-                seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": name, "c": column.name}).scalar()
-                if seq:
-                    conn.execute(text(f'SELECT setval(:s, (SELECT coalesce(max("{column.name}"), 0) + 1 FROM "{name}"), false)'), {"s": seq})
-    return copied
+    with progress_bar("copying rows", None, enabled=not json_out) as update:
+        try:
+            return copy_tables(src, engine, progress=update)
+        except TableCopyError as exc:
+            raise BackupError(str(exc)) from None
 
 
 @backup_app.command("to-postgres")
@@ -474,6 +396,7 @@ def to_postgres(
 
     from chain.audit import audit_ledger
     from chain_sql import open_store, sqlite_url
+    from chain_sql.table_copy import tables_with_rows
 
     try:
         if not db.startswith(("postgresql+psycopg://", "postgresql://")):
@@ -486,10 +409,10 @@ def to_postgres(
             raise BackupError(f"{path} holds no ledger")
         engine = create_engine(db)
         try:
-            busy = _pg_rows(engine, meta)
+            busy = tables_with_rows(engine, meta)
             if busy:
                 raise BackupError(f"{_where(db)} already holds rows ({', '.join(busy)}): give a new, empty database")
-            store = _open_target(kind, data_dir, db, meta)
+            store = _open_target(kind, path.parent, db, meta)
             store.close()
             src = sqlite3.connect(str(path), timeout=60)
             try:
@@ -520,7 +443,7 @@ def to_postgres(
         _print_results([{"path": _where(db), "role": kind, "chain_id": meta["chain_id"], "ok": report.ok, "problems": [],
                          "audit": report.to_dict(), "trusted_key": False}], [])
         if report.ok:
-            err_console.print(f"next: fivechains {kind} serve --data-dir {data_dir} --db '{_where(db)}' …  "
+            err_console.print(f"next: fivechains {kind} serve --data-dir {path.parent} --db '{_where(db)}' …  "
                               f"(keep {path.name} as a fallback until you are satisfied)")
     if not report.ok:
         raise typer.Exit(1)

@@ -7,11 +7,12 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
+from .chain_dirs import DATABASES, chain_dir_or_fail
 from .output import console, emit_json, fail
 
 db_app = typer.Typer(help="The chains' database schemas: show the revision, upgrade (also done at start-up).", no_args_is_help=True)
 Kind = Annotated[str, typer.Option("--chain", help="supervision or judicial.")]
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="The chain's data directory (its SQLite database).")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="The chain's data directory (its SQLite database), or the `fivechains up` directory holding it.")]
 Db = Annotated[Optional[str], typer.Option("--db", help="Or the database URL (postgresql+psycopg://…).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -27,9 +28,7 @@ def _open(kind: str, data_dir: Path | None, db: str | None):  # type: ignore[no-
         from supervision_chain.models import MIGRATIONS
     else:
         from judicial_chain.models import MIGRATIONS
-    url: str | Path = db or data_dir / f"{kind}.db"  # type: ignore[operator]
-    if isinstance(url, Path) and not url.exists():
-        raise fail(f"no {kind} database at {url}")
+    url: str | Path = db or chain_dir_or_fail(data_dir, kind) / DATABASES[kind]  # type: ignore[arg-type]
     return open_store(url), MIGRATIONS
 
 

@@ -7,7 +7,7 @@ log append-only, audits it, then edits one row of a copy and shows the audit nam
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import shutil
 import sqlite3
 import time
@@ -22,6 +22,7 @@ from chain.ledger import Ledger
 from chain.merkle import verify_consistency
 from chain.tlog_proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
 from chain_sql import open_store
+from evidence.supervision_entry import SupervisionEntry, encode_supervision_entry
 
 from .ledger_cli import DB_FILE, KEY_FILE, print_audit
 from .output import console
@@ -31,13 +32,11 @@ RECORD_TYPES = ["contract", "disbursement", "repayment", "overdue", "collection"
 
 
 def _record(i: int) -> bytes:
-    """A sample supervision entry: the digest of a loan record, never the record itself."""
+    """A sample public supervision entry: the digest of a loan record and a salted commitment, never the record."""
     digest = hashlib.sha256(b"loan record %d" % i).hexdigest()
-    return json.dumps(
-        {"digest": digest, "lender": f"L{1 + i % 3:04d}", "loan": f"loan-{i // 5:06d}", "type": RECORD_TYPES[i % 5]},
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
+    hidden = hashlib.sha256(b"loan-%06d" % (i // 5) + os.urandom(32)).hexdigest()  # stands for the salted item's hash
+    now = int(time.time() * 1000)
+    return encode_supervision_entry(SupervisionEntry(hidden, now, digest, now, f"L{1 + i % 3:04d}", RECORD_TYPES[i % 5]))
 
 
 def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5, keep_running: bool = False) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .chain_dirs import chain_dir_or_fail, locate
 from .config_cli import ConfigFile, settings_or_fail
 from .output import console, emit_json, fail
 
@@ -16,7 +17,7 @@ judicial_app = typer.Typer(help="Run the judicial chain (司法链).", no_args_i
 source_app = typer.Typer(help="Source chains allowed to anchor.", no_args_is_help=True)
 judicial_app.add_typer(source_app, name="source")
 
-DataDir = Annotated[Path, typer.Option("--data-dir", help="The judicial chain's database and signing key.")]
+DataDir = Annotated[Path, typer.Option("--data-dir", help="The judicial chain's directory (database and signing key), or the `fivechains up` directory holding it.")]
 
 
 @judicial_app.command("serve")
@@ -35,7 +36,9 @@ def serve_cmd(
 
     settings = settings_or_fail(config, {"judicial": {"data_dir": data_dir, "port": port, "witnesses": list(witness), "quorum": quorum, "db_url": db}})
     jc = settings.judicial
-    chain = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum))
+    # an existing chain under the directory given (e.g. the `fivechains up` directory) is served, not a new one beside it
+    where = locate(settings.judicial_dir(), "judicial", database=jc.db_url is None) or settings.judicial_dir()
+    chain = JudicialChain(JudicialConfig(where, jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum))
     server = serve(chain, jc.port, certs, host=jc.host)
     port = jc.port
     console.print(f"judicial chain [bold]{chain.config.chain_id}[/] on 127.0.0.1:{port} (gRPC, mutual TLS)\nverifier key: {chain.vkey}")
@@ -52,11 +55,13 @@ def source_add(
     chain_id: Annotated[str, typer.Argument(help="The source chain's id (its checkpoint origin).")],
     vkey: Annotated[str, typer.Option("--vkey", help="The source chain's verifier key.")],
     data_dir: DataDir,
+    create: Annotated[bool, typer.Option("--create", help="Create the judicial chain in --data-dir if it holds none (before its first `serve`).")] = False,
 ) -> None:
     """Allow a source chain (with this signing key) to anchor."""
     from judicial_chain.service import AnchorError, JudicialChain, JudicialConfig
 
-    chain = JudicialChain(JudicialConfig(data_dir))
+    where = (locate(data_dir, "judicial") or data_dir) if create else chain_dir_or_fail(data_dir, "judicial")
+    chain = JudicialChain(JudicialConfig(where))
     try:
         chain.register_source(chain_id, vkey)
     except AnchorError as exc:
@@ -68,17 +73,17 @@ def source_add(
 
 @judicial_app.command("certs")
 def certs_cmd(
-    certs: Annotated[Path, typer.Option("--certs", help="Where the consortium CA and certificates live.")],
+    certs: Annotated[Path, typer.Option("--certs", help="Where the serving certificates go; the CA's key is kept apart, in ../consortium-ca.")],
     client: Annotated[list[str], typer.Option("--client", help="Make a client certificate for this source chain id.")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Make the consortium CA, the judicial server certificate and client certificates (keys 0600)."""
     from judicial_chain.certs import client_stem, ensure_consortium
 
-    ensure_consortium(certs, client)
-    made = {"ca": str(certs / "ca.pem"), "server": str(certs / "judicial-server.pem"),
+    ca_dir = ensure_consortium(certs, client)
+    made = {"ca": str(certs / "ca.pem"), "ca_key_dir": str(ca_dir), "server": str(certs / "judicial-server.pem"),
             "clients": {c: str(certs / f"{client_stem(c)}.pem") for c in client}}
-    emit_json(made) if json_out else console.print(f"certificates in {certs}")
+    emit_json(made) if json_out else console.print(f"certificates in {certs}; the CA's private key in {ca_dir} (give it to no server)")
 
 
 def verify_bundle_cmd(
@@ -125,7 +130,7 @@ def _judicial_engine(data_dir: Path):  # type: ignore[no-untyped-def]
     from judicial_chain.portal.accounts import create_tables
     from judicial_chain.service import JudicialChain, JudicialConfig
 
-    chain = JudicialChain(JudicialConfig(data_dir))
+    chain = JudicialChain(JudicialConfig(chain_dir_or_fail(data_dir, "judicial")))  # the running chain's, never a new one
     create_tables(chain.store.engine)
     return chain
 
@@ -150,7 +155,26 @@ def judge_add(
     if json_out:
         emit_json({"id": made.id, "name": made.name, "password": made.password, "token": made.token})
     else:
-        console.print(f"judge [bold]{made.id}[/] ({made.name})\none-time password: {made.password}\nAPI token: {made.token}\n(shown once)")
+        console.print(f"judge [bold]{made.id}[/] ({made.name})\none-time password: {made.password}\nAPI token: {made.token}\n"
+                      "(shown once; the password must be changed at first sign-in and expires unused after 72 h)")
+
+
+@judge_app.command("reset-password")
+def judge_reset_password(judge_id: str, data_dir: DataDir, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Issue a new one-time password (forgotten, or the first one expired); it must be changed at sign-in."""
+    from judicial_chain.portal.accounts import AccountError, reset_password
+
+    chain = _judicial_engine(data_dir)
+    try:
+        password = reset_password(chain.store.engine, judge_id)
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        chain.close()
+    if json_out:
+        emit_json({"id": judge_id, "password": password})
+    else:
+        console.print(f"judge {judge_id}: new one-time password {password} (shown once; change it at sign-in)")
 
 
 @judge_app.command("list")
@@ -196,7 +220,9 @@ def portal_serve(data_dir: DataDir, port: Annotated[Optional[int], typer.Option(
     from judicial_chain.service import JudicialChain, JudicialConfig
 
     settings = settings_or_fail(config, {"judicial": {"data_dir": data_dir, "db_url": db}, "portal": {"port": port}})
-    chain = JudicialChain(JudicialConfig(settings.judicial_dir(), settings.judicial.db_url))
+    where = chain_dir_or_fail(settings.judicial_dir(), "judicial", database=settings.judicial.db_url is None)  # reads a chain, makes none
+    chain = JudicialChain(JudicialConfig(where, settings.judicial.db_url))
     portal = settings.portal
     console.print(f"court portal on http://{portal.host}:{portal.port} (API docs /docs)")
-    uvicorn.run(create_portal_app(chain), host=portal.host, port=portal.port, log_level="warning")
+    uvicorn.run(create_portal_app(chain, trust_forwarded_proto=portal.trust_forwarded_proto), host=portal.host, port=portal.port,
+                log_level="warning")

@@ -21,6 +21,7 @@ from chain.note import Ed25519NoteSigner, Ed25519NoteVerifier, format_vkey, pars
 from chain.tlog_proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
 from chain_sql import open_store
 
+from .chain_dirs import DATABASES, KEY_FILE, chain_dir_or_fail
 from .output import console, emit_json, fail, progress_bar
 
 ledger_app = typer.Typer(help="Create, append to, seal, prove and audit one ledger.", no_args_is_help=True)
@@ -30,12 +31,16 @@ DataDir = Annotated[Path, typer.Option("--data-dir", help="The ledger's director
 DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL; default: an SQLite file in --data-dir.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
 
-KEY_FILE = "signer.key"
-DB_FILE = "ledger.db"
+DB_FILE = DATABASES["ledger"]
 
 
 def _store(data_dir: Path, db: str | None):
     return open_store(db or data_dir / DB_FILE)
+
+
+def _existing_store(data_dir: Path, db: str | None):
+    """The ledger's store; a directory without one is refused, never given a new empty database."""
+    return _store(chain_dir_or_fail(data_dir, "ledger", database=db is None), db)
 
 
 def _signer(data_dir: Path, name: str) -> Ed25519NoteSigner:
@@ -44,9 +49,10 @@ def _signer(data_dir: Path, name: str) -> Ed25519NoteSigner:
 
 def open_ledger(data_dir: Path, db: str | None = None, *, sealing: bool = False) -> Ledger:
     """Open the ledger in ``data_dir``; with ``sealing`` also load its signing key."""
-    store = _store(data_dir, db)
+    store = _existing_store(data_dir, db)
     meta = store.meta()
     if not meta:
+        store.close()
         raise fail(f"no ledger in {data_dir} (run: fivechains ledger init --data-dir {data_dir} --chain-id ID)")
     return Ledger(store, signer=_signer(data_dir, meta["chain_id"]) if sealing else None)
 
@@ -222,8 +228,9 @@ def ledger_audit(
     json_out: JsonOut = False,
 ) -> None:
     """Re-verify the ledger from its raw rows; exit 1 naming every block and entry that breaks."""
-    store = _store(data_dir, db)
+    store = _existing_store(data_dir, db)
     if not store.meta():
+        store.close()
         raise fail(f"no ledger in {data_dir}")
     verifier: Ed25519NoteVerifier | None = None
     if vkey:

@@ -6,6 +6,7 @@ The copy is an ordinary ledger database (DIR/ledger.db), so `fivechains ledger a
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -49,13 +50,18 @@ def mirror(
         note = stub.GetCheckpoint(pb.GetCheckpointRequest(), timeout=30).note
         target = open_checkpoint(note, verifier).checkpoint.size  # type: ignore[arg-type]
         with progress_bar("mirroring", target, enabled=not json_out) as update:
-            if not (once and ledger.sealed_size() >= target):
-                for block in stub.StreamBlocks(pb.StreamBlocksRequest(from_height=start)):
-                    ledger.import_block(block.header, list(block.entries))
-                    imported += 1
-                    update(ledger.sealed_size())
-                    if once and ledger.sealed_size() >= target:
-                        break
+            while not (once and ledger.sealed_size() >= target):
+                try:  # the server ends a stream after its time: reopen it from the next height
+                    for block in stub.StreamBlocks(pb.StreamBlocksRequest(from_height=start + imported)):
+                        ledger.import_block(block.header, list(block.entries))
+                        imported += 1
+                        update(ledger.sealed_size())
+                        if once and ledger.sealed_size() >= target:
+                            break
+                except grpc.RpcError as exc:
+                    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:  # type: ignore[attr-defined]
+                        raise
+                    time.sleep(1.0)  # every stream slot is taken: try again shortly
         if ledger.sealed_size() == target:
             (data_dir / "checkpoint").write_text(note)  # the signed checkpoint the copy matches
     except ChainError as exc:

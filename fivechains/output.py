@@ -22,7 +22,7 @@ def emit_json(value: Any) -> None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a clear error (never a traceback) and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # no line breaks inside paths and commands
     return typer.Exit(code)
 
 

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 __all__ = ["Settings", "SettingsError", "load_settings", "masked"]
 
 ENV_PREFIX = "FIVECHAINS_"
+CHAIN_SUBDIRS = {"supervision": "supervision", "judicial": "judicial"}  # where `fivechains up` keeps each chain under DATA_DIR
 
 
 class _Section(BaseModel):
@@ -67,6 +68,7 @@ class JudicialSettings(_Section):
 class PortalSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8600, ge=1, le=65535)
+    trust_forwarded_proto: bool = Field(False, description="behind a TLS proxy that sets X-Forwarded-Proto: cookies become Secure")
 
 
 class LogSettings(_Section):
@@ -96,10 +98,10 @@ class Settings(BaseSettings):
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
 
     def supervision_dir(self) -> Path:
-        return self.supervision.data_dir or self.data_dir / "supervision"
+        return self.supervision.data_dir or self.data_dir / CHAIN_SUBDIRS["supervision"]
 
     def judicial_dir(self) -> Path:
-        return self.judicial.data_dir or self.data_dir / "judicial"
+        return self.judicial.data_dir or self.data_dir / CHAIN_SUBDIRS["judicial"]
 
     def certs(self) -> Path:
         return self.certs_dir or self.data_dir / "certs"

@@ -19,10 +19,12 @@ from supervision_chain.client import DepositError, DepositItem, LenderClient
 from supervision_chain.errors import SupervisionError
 from supervision_chain.records import RECORD_TYPES, canonical_json, digest_bytes, new_salt, valid_id
 from supervision_chain.registry import add_lender, list_lenders, set_enabled
-from supervision_chain.service import DEFAULT_CHAIN_ID, SupervisionConfig, open_supervision_store, regulator_token
+from supervision_chain.service import DEFAULT_CHAIN_ID, TOKEN_FILE, SupervisionConfig, open_supervision_store
 
+from .chain_dirs import chain_dir_or_fail, locate
 from .config_cli import ConfigFile, settings_or_fail
 from .output import console, emit_json, fail, progress_bar
+from .token_options import TokenFile, resolve_token, token_option
 
 supervision_app = typer.Typer(help="Run the supervision chain (监管链).", no_args_is_help=True)
 regulator_app = typer.Typer(help="The regulator's tools: lenders and reporting.", no_args_is_help=True)
@@ -31,9 +33,10 @@ regulator_app.add_typer(lender_registry_app, name="lender")
 lender_app = typer.Typer(help="A lender's tools: deposit records, check receipts.", no_args_is_help=True)
 
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Act directly on this supervision chain's data directory.")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Act directly on this supervision chain (its directory, or the `fivechains up` directory holding it).")]
 Server = Annotated[Optional[str], typer.Option("--server", help="Or act through this running server (needs the regulator token).")]
-Token = Annotated[Optional[str], typer.Option("--token", envvar="FIVECHAINS_REGULATOR_TOKEN", help="Regulator token (or FIVECHAINS_REGULATOR_TOKEN).")]
+TOKEN_ENV = "FIVECHAINS_REGULATOR_TOKEN"
+Token = Annotated[Optional[str], token_option(TOKEN_ENV, "Regulator token for --server")]
 
 
 @supervision_app.command("serve")
@@ -63,7 +66,9 @@ def serve(
     sv = settings.supervision
     if sv.judicial and not settings.certs_dir:
         raise fail("--judicial needs --certs DIR (mutual TLS)")
-    chain_config = SupervisionConfig(settings.supervision_dir(), sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
+    # an existing chain under the directory given (e.g. the `fivechains up` directory) is served, not a new one beside it
+    data_dir = locate(settings.supervision_dir(), "supervision", database=sv.db_url is None) or settings.supervision_dir()
+    chain_config = SupervisionConfig(data_dir, sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
                                      late_after_ms=sv.late_after_ms, judicial_target=sv.judicial, certs_dir=settings.certs_dir)
     if sv.workers > 1:
         _serve_workers(chain_config, sv.host, sv.port, sv.workers)
@@ -111,9 +116,8 @@ def _serve_workers(config: SupervisionConfig, host: str, port: int, workers: int
 
 
 def _regulator_http(server: str, token: str | None) -> httpx.Client:
-    token = token or os.environ.get("FIVECHAINS_REGULATOR_TOKEN")
     if not token:
-        raise fail("--server needs the regulator token: --token T or FIVECHAINS_REGULATOR_TOKEN")
+        raise fail(f"--server needs the regulator token: --token-file PATH or {TOKEN_ENV}")
     return httpx.Client(base_url=server.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
@@ -127,12 +131,15 @@ def _answer(response: httpx.Response) -> Any:
     return response.json()
 
 
-def _registry_call(data_dir: Path | None, server: str | None, token: str | None, local, remote) -> Any:
+def _registry_call(ctx: typer.Context, data_dir: Path | None, server: str | None, token: str | None, token_file: Path | None,
+                   local, remote) -> Any:
     if (data_dir is None) == (server is None):
         raise fail("give either --data-dir DIR or --server URL")
+    token = resolve_token(ctx, token, token_file, TOKEN_ENV) if server is not None else None
     try:
         if data_dir is not None:
-            store = open_supervision_store(SupervisionConfig(data_dir))
+            chain = chain_dir_or_fail(data_dir, "supervision")  # never a new, empty database beside the real one
+            store = open_supervision_store(SupervisionConfig(chain))
             try:
                 return local(store.engine)
             finally:
@@ -141,6 +148,8 @@ def _registry_call(data_dir: Path | None, server: str | None, token: str | None,
             return remote(http)
     except SupervisionError as exc:
         raise fail(exc.detail) from None
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach {server}: {exc.__class__.__name__}") from None
 
 
 @lender_registry_app.command("add")
@@ -149,7 +158,8 @@ def lender_add(
     name: Annotated[str, typer.Option("--name")],
     licence: Annotated[str, typer.Option("--licence", help="Licence number.")],
     pubkey: Annotated[Path, typer.Option("--pubkey", help="The lender's public key file (FILE.pub from keys generate).")],
-    data_dir: DataDir = None, server: Server = None, token: Token = None, json_out: JsonOut = False,
+    ctx: typer.Context, data_dir: DataDir = None, server: Server = None, token: Token = None, token_file: TokenFile = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Register a lender and its public key."""
     try:
@@ -157,15 +167,16 @@ def lender_add(
     except ChainError as exc:
         raise fail(str(exc)) from None
     body = {"id": lender_id, "name": name, "licence": licence, "public_key": b64encode(raw)}
-    result = _registry_call(data_dir, server, token, lambda e: add_lender(e, lender_id, name, licence, raw),
+    result = _registry_call(ctx, data_dir, server, token, token_file, lambda e: add_lender(e, lender_id, name, licence, raw),
                             lambda h: _answer(h.post("/v1/admin/lenders", json=body)))
     emit_json(result) if json_out else console.print(f"registered lender [bold]{lender_id}[/] ({name}, licence {licence})")
 
 
 @lender_registry_app.command("list")
-def lender_list(data_dir: DataDir = None, server: Server = None, token: Token = None, json_out: JsonOut = False) -> None:
+def lender_list(ctx: typer.Context, data_dir: DataDir = None, server: Server = None, token: Token = None, token_file: TokenFile = None,
+                json_out: JsonOut = False) -> None:
     """List registered lenders."""
-    lenders = _registry_call(data_dir, server, token, list_lenders, lambda h: _answer(h.get("/v1/admin/lenders"))["lenders"])
+    lenders = _registry_call(ctx, data_dir, server, token, token_file, list_lenders, lambda h: _answer(h.get("/v1/admin/lenders"))["lenders"])
     if json_out:
         emit_json(lenders)
         return
@@ -178,17 +189,21 @@ def lender_list(data_dir: DataDir = None, server: Server = None, token: Token = 
 
 
 @lender_registry_app.command("disable")
-def lender_disable(lender_id: str, data_dir: DataDir = None, server: Server = None, token: Token = None, json_out: JsonOut = False) -> None:
+def lender_disable(ctx: typer.Context, lender_id: str, data_dir: DataDir = None, server: Server = None, token: Token = None,
+                   token_file: TokenFile = None, json_out: JsonOut = False) -> None:
     """Disable a lender: its further deposits are refused."""
-    result = _registry_call(data_dir, server, token, lambda e: set_enabled(e, lender_id, False),
+    result = _registry_call(ctx, data_dir, server, token, token_file, lambda e: set_enabled(e, lender_id, False),
                             lambda h: _answer(h.post(f"/v1/admin/lenders/{lender_id}/disable")))
     emit_json(result) if json_out else console.print(f"lender [bold]{lender_id}[/] disabled")
 
 
 @regulator_app.command("token")
-def show_token(data_dir: Annotated[Path, typer.Option("--data-dir")]) -> None:
-    """Print the regulator token of a supervision chain's data directory."""
-    typer.echo(regulator_token(data_dir))
+def show_token(data_dir: Annotated[Path, typer.Option("--data-dir", help="The supervision chain's directory, or the `fivechains up` directory.")]) -> None:
+    """Print the regulator token of a supervision chain (better: pass its file with --token-file)."""
+    token_file = chain_dir_or_fail(data_dir, "supervision", database=False) / TOKEN_FILE
+    if not token_file.is_file():
+        raise fail(f"no regulator token in {token_file.parent}: the chain makes {TOKEN_FILE} when it first starts")
+    typer.echo(token_file.read_text(encoding="utf-8").strip())
 
 
 # --- lenders -------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from .output import console
 
 
 def up(
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Everything lives under here: supervision/, judicial/, certs/ (default: data).")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Everything lives under here: supervision/, judicial/, certs/, consortium-ca/ (default: data).")] = None,
     supervision_port: Annotated[Optional[int], typer.Option("--supervision-port", help="Deposit API (HTTP) (default: 8400).")] = None,
     judicial_port: Annotated[Optional[int], typer.Option("--judicial-port", help="Cross-chain service (gRPC, mutual TLS) (default: 8500).")] = None,
     portal_port: Annotated[Optional[int], typer.Option("--portal-port", help="Court portal (HTTP API) (default: 8600).")] = None,
@@ -41,7 +41,7 @@ def up(
     certs = settings.certs()
     supervision = SupervisionChain(SupervisionConfig(settings.supervision_dir(), sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
                                                      late_after_ms=sv.late_after_ms, judicial_target=f"127.0.0.1:{judicial_port}", certs_dir=certs))
-    ensure_consortium(certs, [supervision.config.chain_id])
+    ca_dir = ensure_consortium(certs, [supervision.config.chain_id])  # the CA key apart, in ca_dir: the servers read only certs
     judicial = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum))
     judicial.register_source(supervision.config.chain_id, supervision.vkey)
     server = serve(judicial, judicial_port, certs, host=jc.host)
@@ -49,11 +49,13 @@ def up(
 
     from judicial_chain.portal.api import create_portal_app
 
-    portal = uvicorn.Server(uvicorn.Config(create_portal_app(judicial), host=settings.portal.host, port=portal_port, log_level="warning"))
+    portal_app = create_portal_app(judicial, trust_forwarded_proto=settings.portal.trust_forwarded_proto)
+    portal = uvicorn.Server(uvicorn.Config(portal_app, host=settings.portal.host, port=portal_port, log_level="warning"))
     portal.install_signal_handlers = lambda: None  # the main server owns the signals
     portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)
     portal_thread.start()
-    console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://{jc.host}:{judicial_port} (mutual TLS, certificates in {certs})")
+    console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://{jc.host}:{judicial_port} (mutual TLS, certificates in {certs}; "
+                  f"the consortium CA key in {ca_dir}: keep it off serving hosts)")
     console.print(f"supervision chain [bold]{supervision.config.chain_id}[/]  http://{sv.host}:{supervision_port}  (API docs /docs)")
     console.print(f"court portal      http://{settings.portal.host}:{portal_port}  (API docs /docs; judges: fivechains judicial judge add ID --name N --data-dir {settings.judicial_dir()})")
     console.print(f"regulator token in {settings.supervision_dir() / 'regulator.token'}")

@@ -6,20 +6,28 @@ from typing import Annotated
 import typer
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
+
+from service_kit.body_limit import BodyLimit
 
 from .output import console, fail
+
+MAX_BODY = 1 << 20  # an add-checkpoint body: a checkpoint and a log-size proof, a few KiB
 
 witness_app = typer.Typer(help="Witness the chains: cosign only append-only growth (C2SP tlog-witness).", no_args_is_help=True)
 
 
 def create_witness_app(witness) -> FastAPI:  # type: ignore[no-untyped-def]
+    """The witness over HTTP; bodies over MAX_BODY are refused (problem+json 413) before more is read."""
     app = FastAPI(title="Five Chains witness (C2SP tlog-witness)", version="1.0")
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
 
     @app.post("/add-checkpoint", summary="Submit a checkpoint with a consistency proof; get a cosignature")
     async def add_checkpoint(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > 1 << 20:
-            return Response("request too large\n", status_code=413, media_type="text/plain")
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # BodyLimit cut the body (its 413 is already out) or the client left: nothing to answer
+            return Response(status_code=400)
         answer = witness.add_checkpoint(body)
         return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 

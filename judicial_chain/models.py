@@ -9,7 +9,8 @@ from sqlmodel import Field, SQLModel
 
 from chain_sql.migrations import Migrations
 
-__all__ = ["Source", "SourceState", "AnchoredBlock", "CodeRow", "LenderName", "JUDICIAL_TABLES", "MIGRATIONS"]
+__all__ = ["Source", "SourceState", "AnchoredBlock", "CodeRow", "LenderName", "PortalJob", "PortalJobChunk", "JUDICIAL_TABLES",
+           "MIGRATIONS"]
 
 
 class Source(SQLModel, table=True):
@@ -64,7 +65,38 @@ class LenderName(SQLModel, table=True):
     name: str = Field(sa_column=Column(Text, nullable=False))
 
 
-JUDICIAL_TABLES = [m.__table__ for m in (Source, SourceState, AnchoredBlock, CodeRow, LenderName)]  # type: ignore[attr-defined]
+class PortalJob(SQLModel, table=True):
+    """A court verification job: a court record, so it outlives the portal process that took it.
+
+    ``owner``/``heartbeat_ms`` lease the job to one portal process; a lease left stale (the process
+    stopped or died) lets any portal on the same database resume the job from its stored inputs.
+    """
+
+    __tablename__ = "portal_job"
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    judge_id: str = Field(sa_column=Column(String(64), nullable=False))
+    case_id: str = Field(sa_column=Column(String(128), nullable=False))
+    total: int = Field(sa_column=Column(Integer, nullable=False))
+    done: int = Field(sa_column=Column(Integer, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))  # queued, running, done, failed
+    counts: str = Field(sa_column=Column(Text, nullable=False))  # JSON: verdict → items so far
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    owner: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    heartbeat_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PortalJobChunk(SQLModel, table=True):
+    """A slice of a job: its inputs (as digests, never file bytes) and, once checked, its verdicts."""
+
+    __tablename__ = "portal_job_chunk"
+    job_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    chunk: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    items: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of inputs
+    results: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON list of verdicts
+
+
+JUDICIAL_TABLES = [m.__table__ for m in (Source, SourceState, AnchoredBlock, CodeRow, LenderName, PortalJob, PortalJobChunk)]  # type: ignore[attr-defined]
 
 MIGRATIONS = Migrations(Path(__file__).parent / "migrations", version_table="alembic_version_judicial",
                         baseline="0001", marker_table="ledger_meta")  # the schema's history (Alembic), applied at start-up

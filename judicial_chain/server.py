@@ -4,6 +4,7 @@ call the chain, map refusals to gRPC status codes. Health checking and reflectio
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
@@ -18,11 +19,15 @@ from proto import crosschain_pb2 as pb
 from proto import crosschain_pb2_grpc as pb_grpc
 from proto.channel import MAX_MESSAGE, client_channel  # noqa: F401  (re-exported for callers of the server module)
 
-from .certs import ensure_ca, issue
+from .certs import server_certificate
 from .service import AnchorError, JudicialChain
+from .stream_limit import StreamLimit
 
 log = logging.getLogger(__name__)
 SERVICE = "fivechains.crosschain.v1.CrossChain"
+MAX_WORKERS = 16  # the gRPC server's threads
+MAX_STREAMS = 8  # StreamBlocks (and reflection) streams at once: the other workers stay free for Anchor and the unary reads
+STREAM_SECONDS = 300.0  # a StreamBlocks stream ends (OK) after this long; the client reopens it from the next height
 
 
 def _peer(context: grpc.ServicerContext) -> str:
@@ -31,8 +36,9 @@ def _peer(context: grpc.ServicerContext) -> str:
 
 
 class CrossChainServicer(pb_grpc.CrossChainServicer):
-    def __init__(self, chain: JudicialChain) -> None:
+    def __init__(self, chain: JudicialChain, stream_seconds: float = STREAM_SECONDS) -> None:
         self.chain = chain
+        self.stream_seconds = stream_seconds
 
     def _fail(self, context: grpc.ServicerContext, exc: Exception) -> None:
         if isinstance(exc, AnchorError):
@@ -74,16 +80,19 @@ class CrossChainServicer(pb_grpc.CrossChainServicer):
         return pb.ConsistencyProof(old_size=proof.old_size, new_size=proof.new_size, hashes=proof.hashes)
 
     def StreamBlocks(self, request: pb.StreamBlocksRequest, context: grpc.ServicerContext) -> Iterator[pb.Block]:
+        """Blocks from ``from_height`` on, waiting for new ones; ends (OK) after ``stream_seconds`` so that no
+        follower holds a worker for ever: the follower reopens the stream from the height after its last block."""
         height = request.from_height
         store = self.chain.store
-        while context.is_active():
+        ends = time.monotonic() + self.stream_seconds
+        while context.is_active() and time.monotonic() < ends:
             block = store.block(height)
             if block is None:
                 latest = store.latest_block()
                 if latest is not None and latest.height > height:  # a hole in storage: say so, never wait for it
                     context.abort(grpc.StatusCode.DATA_LOSS, f"block {height} is missing from the chain's storage")
                 with self.chain.sealed:
-                    self.chain.sealed.wait(timeout=1.0)
+                    self.chain.sealed.wait(timeout=max(0.0, min(1.0, ends - time.monotonic())))
                 continue
             first = block.tree_size - self.chain.ledger.block(height).header.entry_count
             entries = [e.data for e in store.entries(first, block.tree_size)]
@@ -91,15 +100,19 @@ class CrossChainServicer(pb_grpc.CrossChainServicer):
             height += 1
 
 
-def serve(chain: JudicialChain, port: int, certs_dir: Path, host: str = "127.0.0.1") -> grpc.Server:
-    """Start the mutual-TLS gRPC server (client certificates signed by the consortium CA required)."""
-    ensure_ca(certs_dir)
-    key_path, cert_path = issue(certs_dir, "judicial-server", "localhost", server=True)
+def serve(chain: JudicialChain, port: int, certs_dir: Path, host: str = "127.0.0.1", *, max_workers: int = MAX_WORKERS,
+          max_streams: int = MAX_STREAMS, stream_seconds: float = STREAM_SECONDS) -> grpc.Server:
+    """Start the mutual-TLS gRPC server (client certificates signed by the consortium CA required).
+
+    At most ``max_streams`` (< ``max_workers``) streams run at once, each for at most ``stream_seconds``."""
+    if not 0 < max_streams < max_workers:
+        raise ValueError(f"max_streams ({max_streams}) must leave workers for unary calls (max_workers {max_workers})")
+    key_path, cert_path = server_certificate(certs_dir)
     credentials = grpc.ssl_server_credentials(
         [(key_path.read_bytes(), cert_path.read_bytes())], root_certificates=(certs_dir / "ca.pem").read_bytes(), require_client_auth=True)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers), interceptors=[StreamLimit(max_streams)],
                          options=[("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE)])
-    pb_grpc.add_CrossChainServicer_to_server(CrossChainServicer(chain), server)
+    pb_grpc.add_CrossChainServicer_to_server(CrossChainServicer(chain, stream_seconds), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     health_servicer.set(SERVICE, health_pb2.HealthCheckResponse.SERVING)

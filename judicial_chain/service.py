@@ -10,8 +10,6 @@ covers every code it returns.
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,15 +30,18 @@ from chain.note import Ed25519NoteVerifier, format_vkey, parse_vkey
 from chain.tiles import RightEdge
 from chain_sql import insert_rows, open_store
 from chain_sql.migrations import upgrade_schema
+from evidence.anchor_entry import anchor_of, encode_anchor_entry
+from evidence.entry_codec import EntryError
+from evidence.supervision_entry import parse_supervision_entry
 
 from .deposit_code import new_code
 from .models import MIGRATIONS, AnchoredBlock, CodeRow, LenderName, Source, SourceState
 
-S = Source.__table__  # type: ignore[attr-defined]
-ST = SourceState.__table__  # type: ignore[attr-defined]
-A = AnchoredBlock.__table__  # type: ignore[attr-defined]
-C = CodeRow.__table__  # type: ignore[attr-defined]
-LN = LenderName.__table__  # type: ignore[attr-defined]
+SOURCES = Source.__table__  # type: ignore[attr-defined]
+SOURCE_STATES = SourceState.__table__  # type: ignore[attr-defined]
+ANCHORED_BLOCKS = AnchoredBlock.__table__  # type: ignore[attr-defined]
+CODES = CodeRow.__table__  # type: ignore[attr-defined]
+LENDER_NAMES = LenderName.__table__  # type: ignore[attr-defined]
 
 DEFAULT_CHAIN_ID = "judicial.fivechains.local/gz-internet-court"
 KEY_FILE = "signer.key"
@@ -95,28 +96,10 @@ def edge_from_bytes(blob: bytes, size: int, suite: Any) -> RightEdge:
     return RightEdge(suite, size, partials)
 
 
-_PLAIN = re.compile(r"^[A-Za-z0-9._:/-]*$")
-_SUPERVISION_ENTRY = re.compile(
-    rb'\{"accepted":(0|[1-9][0-9]{0,15}),"digest":"([0-9a-f]{64})","event":(0|[1-9][0-9]{0,15}),"item":"[0-9a-f]{64}",'
-    rb'"lender":"([A-Za-z0-9._:/-]{1,64})","type":"([a-z]{1,16})"\}')
-
-
-def judicial_entry(source: str, index: int, record: dict[str, Any]) -> bytes:
-    """Who deposited what, when: the public judicial record of one supervision deposit.
-
-    Canonical JSON (sorted keys, compact); when every string holds only characters JSON never
-    escapes, it is written directly, byte for byte what ``json.dumps`` would give.
-    """
-    accepted, event, digest, lender, kind = record["accepted"], record["event"], record["digest"], record["lender"], record["type"]
-    if (type(accepted) is int and type(event) is int and type(index) is int
-            and all(type(v) is str and _PLAIN.fullmatch(v) for v in (digest, lender, kind, source))):
-        return ('{"deposit_ms":%d,"digest":"%s","event_ms":%d,"lender":"%s","source":"%s","source_index":%d,"type":"%s"}'
-                % (accepted, digest, event, lender, source, index, kind)).encode()
-    return json.dumps(
-        {"deposit_ms": accepted, "digest": digest, "event_ms": event, "lender": lender,
-         "source": source, "source_index": index, "type": kind},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-    ).encode()
+def judicial_entry(source: str, index: int, data: bytes) -> bytes:
+    """Who deposited what, when: the public judicial record of one supervision entry (its commitment
+    stays behind). EntryError (a ValueError) unless ``data`` is a canonical supervision entry."""
+    return encode_anchor_entry(anchor_of(source, index, parse_supervision_entry(data)))
 
 
 class JudicialChain:
@@ -146,15 +129,15 @@ class JudicialChain:
         if verifier.name != chain_id:
             raise AnchorError("INVALID_ARGUMENT", f"the key is named {verifier.name!r}, not {chain_id!r}")
         with self.store.engine.begin() as conn:
-            existing = conn.execute(select(S.c.vkey).where(S.c.chain_id == chain_id)).scalar_one_or_none()
+            existing = conn.execute(select(SOURCES.c.vkey).where(SOURCES.c.chain_id == chain_id)).scalar_one_or_none()
             if existing is None:
-                conn.execute(S.insert().values(chain_id=chain_id, vkey=vkey, enabled=True))
+                conn.execute(SOURCES.insert().values(chain_id=chain_id, vkey=vkey, enabled=True))
             elif existing != vkey:
                 raise AnchorError("ALREADY_EXISTS", f"source {chain_id} is registered with another key")
 
     def source_verifier(self, chain_id: str) -> Ed25519NoteVerifier:
         with self.store.read_engine.connect() as conn:
-            row = conn.execute(select(S).where(S.c.chain_id == chain_id)).first()
+            row = conn.execute(select(SOURCES).where(SOURCES.c.chain_id == chain_id)).first()
         if row is None or not row.enabled:
             raise AnchorError("PERMISSION_DENIED", f"{chain_id!r} is not a registered source chain")
         return parse_vkey(row.vkey)  # type: ignore[return-value]
@@ -196,17 +179,10 @@ class JudicialChain:
                 raise AnchorError("INVALID_ARGUMENT", f"the entries of block {h.height} do not add up to its signed root")
             judicial = []
             for index, data in enumerate(entries, start=first_index):
-                plain = _SUPERVISION_ENTRY.fullmatch(data)
                 try:
-                    if plain:  # the canonical form the supervision chain writes: no JSON parser needed
-                        accepted, digest, event, lender, kind = plain.groups()
-                        record = {"accepted": int(accepted), "digest": digest.decode(), "event": int(event), "lender": lender.decode(),
-                                  "type": kind.decode()}
-                    else:
-                        record = json.loads(data)
-                    judicial.append(judicial_entry(source_chain_id, index, record))
-                except (ValueError, KeyError, TypeError):
-                    raise AnchorError("INVALID_ARGUMENT", f"entry {index} is not a supervision deposit record") from None
+                    judicial.append(judicial_entry(source_chain_id, index, data))
+                except EntryError as exc:
+                    raise AnchorError("INVALID_ARGUMENT", f"entry {index} is not a supervision deposit record: {exc}") from None
             self._remember_names(source_chain_id, lender_names or {})
             return self._store(source_chain_id, block, checkpoint_text, edge, entries, judicial, state is None)
 
@@ -215,16 +191,16 @@ class JudicialChain:
             return
         with self.store.engine.begin() as conn:
             for lender_id, name in names.items():
-                if conn.execute(LN.update().where(LN.c.chain_id == source, LN.c.lender_id == lender_id).values(name=name[:200])).rowcount == 0:
-                    conn.execute(LN.insert().values(chain_id=source, lender_id=lender_id, name=name[:200]))
+                if conn.execute(LENDER_NAMES.update().where(LENDER_NAMES.c.chain_id == source, LENDER_NAMES.c.lender_id == lender_id).values(name=name[:200])).rowcount == 0:
+                    conn.execute(LENDER_NAMES.insert().values(chain_id=source, lender_id=lender_id, name=name[:200]))
 
     def lender_names(self, source: str, lender_ids: set[str]) -> dict[str, str]:
         with self.store.read_engine.connect() as conn:
-            return dict(conn.execute(select(LN.c.lender_id, LN.c.name).where(LN.c.chain_id == source, LN.c.lender_id.in_(list(lender_ids)))).all())
+            return dict(conn.execute(select(LENDER_NAMES.c.lender_id, LENDER_NAMES.c.name).where(LENDER_NAMES.c.chain_id == source, LENDER_NAMES.c.lender_id.in_(list(lender_ids)))).all())
 
     def _state(self, chain_id: str) -> Any:
         with self.store.read_engine.connect() as conn:
-            return conn.execute(select(ST).where(ST.c.chain_id == chain_id)).first()
+            return conn.execute(select(SOURCE_STATES).where(SOURCE_STATES.c.chain_id == chain_id)).first()
 
     def _store(self, source: str, block: Any, checkpoint_text: str, edge: RightEdge, entries: list[bytes],
                judicial: list[bytes], first_anchor: bool) -> AnchorResult:
@@ -236,15 +212,15 @@ class JudicialChain:
         def rows(conn: Connection, first: int) -> None:
             codes[:] = [new_code() for _ in entries]
             placed[:] = [first]
-            insert_rows(conn, C, ("code", "judicial_index"), list(zip(codes, range(first, first + len(codes)))))
-            conn.execute(A.insert().values(chain_id=source, height=h.height, block_hash=block.block_hash(), first_source_index=h.first_index,
+            insert_rows(conn, CODES, ("code", "judicial_index"), list(zip(codes, range(first, first + len(codes)))))
+            conn.execute(ANCHORED_BLOCKS.insert().values(chain_id=source, height=h.height, block_hash=block.block_hash(), first_source_index=h.first_index,
                                            first_judicial_index=first, count=len(entries), anchored_ms=now))
             values = dict(next_height=h.height + 1, tree_size=h.tree_size, edge=edge_bytes(edge), last_block_hash=block.block_hash(),
                           last_checkpoint=checkpoint_text)
             if first_anchor:
-                conn.execute(ST.insert().values(chain_id=source, **values))
+                conn.execute(SOURCE_STATES.insert().values(chain_id=source, **values))
             else:
-                conn.execute(ST.update().where(ST.c.chain_id == source).values(**values))
+                conn.execute(SOURCE_STATES.update().where(SOURCE_STATES.c.chain_id == source).values(**values))
 
         for _attempt in range(3):  # a code collision (2^-65 per pair) just means new codes
             try:
@@ -264,11 +240,11 @@ class JudicialChain:
     def _replay(self, source: str, height: int, block_hash: bytes) -> AnchorResult:
         """The same block again: the same codes, nothing new. A different block: a fork, refused."""
         with self.store.read_engine.connect() as conn:
-            row = conn.execute(select(A).where(A.c.chain_id == source, A.c.height == height)).first()
+            row = conn.execute(select(ANCHORED_BLOCKS).where(ANCHORED_BLOCKS.c.chain_id == source, ANCHORED_BLOCKS.c.height == height)).first()
             if row is None or row.block_hash != block_hash:
                 raise AnchorError("FAILED_PRECONDITION", f"block {height} of {source} was anchored with different content (fork or rewrite)")
-            found = conn.execute(select(C.c.code, C.c.judicial_index).where(
-                C.c.judicial_index >= row.first_judicial_index, C.c.judicial_index < row.first_judicial_index + row.count)).all()
+            found = conn.execute(select(CODES.c.code, CODES.c.judicial_index).where(
+                CODES.c.judicial_index >= row.first_judicial_index, CODES.c.judicial_index < row.first_judicial_index + row.count)).all()
         by_index = {j: code for code, j in found}
         codes = [by_index[row.first_judicial_index + n] for n in range(row.count)]
         published = self.published_checkpoint()

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import bisect
 import hmac
-import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from chain.merkle import leaf_hash
 from chain.tlog_proof import format_tlog_proof
+from evidence.anchor_entry import parse_anchor_entry
 from evidence.canonical_json import canonical_json
 from evidence.digests import digest_bytes
 
@@ -32,8 +32,8 @@ from .deposit_code import CodeError, format_code, normalize
 from .models import AnchoredBlock, CodeRow
 from .service import JudicialChain
 
-C = CodeRow.__table__  # type: ignore[attr-defined]
-A = AnchoredBlock.__table__  # type: ignore[attr-defined]
+CODES = CodeRow.__table__  # type: ignore[attr-defined]
+ANCHORED_BLOCKS = AnchoredBlock.__table__  # type: ignore[attr-defined]
 
 VERDICTS = ("verified", "tampered", "unknown_code", "not_anchored", "malformed")
 
@@ -102,10 +102,10 @@ class Verifier:
         entries = self._entries(sorted({i for i in found.values() if i < size}))
         judicial_ends = [b.tree_size for b in self.chain.store.blocks()]  # block heights by bisecting their tree sizes
         anchors = self._anchors()
-        records = {i: json.loads(e) for i, e in entries.items()}
+        records = {i: parse_anchor_entry(e) for i, e in entries.items()}
         by_source: dict[str, set[str]] = {}
         for r in records.values():
-            by_source.setdefault(r["source"], set()).add(r["lender"])
+            by_source.setdefault(r.source, set()).add(r.lender_id)
         names = {(s, k): v for s, ids in by_source.items() for k, v in self.chain.lender_names(s, ids).items()}
         proofs = {}
         if with_bundles and checkpoint is not None:
@@ -129,14 +129,14 @@ class Verifier:
                 out.append(Verdict(shown, "not_anchored", "the code's entry is not in a signed checkpoint yet", item.path, item.line))
                 continue
             entry, record = entries[index], records[index]
-            if not hmac.compare_digest(record["digest"], digest):
+            if not hmac.compare_digest(record.digest, digest):
                 out.append(Verdict(shown, "tampered", "no match: the evidence's digest differs from the deposited one", item.path, item.line))
                 continue
             facts = {
-                "lender_id": record["lender"], "lender_name": names.get((record["source"], record["lender"])),
-                "record_type": record["type"], "deposit_ms": record["deposit_ms"], "event_ms": record["event_ms"],
-                "supervision_chain": record["source"], "supervision_index": record["source_index"],
-                "supervision_block": _height_of(anchors.get(record["source"], []), record["source_index"]),
+                "lender_id": record.lender_id, "lender_name": names.get((record.source, record.lender_id)),
+                "record_type": record.record_type, "deposit_time_ms": record.deposit_time_ms, "event_time_ms": record.event_time_ms,
+                "supervision_chain": record.source, "supervision_index": record.source_index,
+                "supervision_block": _height_of(anchors.get(record.source, []), record.source_index),
                 "judicial_index": index, "judicial_block": bisect.bisect_right(judicial_ends, index),
                 "judicial_chain": self.chain.config.chain_id, "digest": digest,
             }
@@ -151,7 +151,7 @@ class Verifier:
         with self.chain.store.read_engine.connect() as conn:
             for start in range(0, len(codes), 500):
                 chunk = codes[start : start + 500]
-                found.update({c: int(j) for c, j in conn.execute(select(C.c.code, C.c.judicial_index).where(C.c.code.in_(chunk)))})
+                found.update({c: int(j) for c, j in conn.execute(select(CODES.c.code, CODES.c.judicial_index).where(CODES.c.code.in_(chunk)))})
         return found
 
     def bundles(self, indexes: list[int]) -> dict[int, str]:
@@ -184,7 +184,9 @@ class Verifier:
         """Per source chain, (first source index, height) of every anchored block, in order."""
         out: dict[str, list[tuple[int, int]]] = {}
         with self.chain.store.read_engine.connect() as conn:
-            for chain_id, first, height in conn.execute(select(A.c.chain_id, A.c.first_source_index, A.c.height).order_by(A.c.chain_id, A.c.height)):
+            blocks = ANCHORED_BLOCKS.c
+            for chain_id, first, height in conn.execute(select(blocks.chain_id, blocks.first_source_index, blocks.height)
+                                                        .order_by(blocks.chain_id, blocks.height)):
                 out.setdefault(chain_id, []).append((int(first), int(height)))
         return out
 
@@ -201,7 +203,7 @@ def bundle_entry(bundle_text: str) -> dict[str, Any]:
     proof = parse_tlog_proof(bundle_text)
     if proof.extra is None:
         raise ValueError("the bundle carries no judicial entry")
-    return json.loads(proof.extra)
+    return asdict(parse_anchor_entry(proof.extra))
 
 
 def verify_bundle(bundle_text: str | bytes, judicial_vkey: str, evidence_digest: str | None = None,
@@ -221,7 +223,7 @@ def verify_bundle(bundle_text: str | bytes, judicial_vkey: str, evidence_digest:
     verifier = parse_vkey(judicial_vkey)
     witnesses = [parse_vkey(v) for v in witness_vkeys]
     signed = verify_tlog_proof(proof, leaf_hash(proof.extra), verifier, origin=verifier.name, witnesses=witnesses, min_witnesses=min_witnesses)
-    entry = json.loads(proof.extra)
+    entry = asdict(parse_anchor_entry(proof.extra))
     if evidence_digest is not None and not hmac.compare_digest(entry["digest"], evidence_digest.lower()):
         raise ValueError("the bundle is genuine but the evidence's digest differs from the deposited one")
     return {"index": proof.index, "tree_size": signed.checkpoint.size, "judicial_chain": signed.checkpoint.origin, **entry}

@@ -39,7 +39,7 @@ from judicial_chain.service import JudicialChain, JudicialConfig  # noqa: E402
 from proto import crosschain_pb2 as pb  # noqa: E402
 from proto import crosschain_pb2_grpc as pb_grpc  # noqa: E402
 from supervision_chain.client import DepositItem, LenderClient  # noqa: E402
-from supervision_chain.records import Item, entry_bytes  # noqa: E402
+from supervision_chain.records import Item, entry_bytes, new_item_salt  # noqa: E402
 from supervision_chain.registry import add_lender  # noqa: E402
 from supervision_chain.service import DEFAULT_CHAIN_ID, SupervisionConfig, open_supervision_store  # noqa: E402
 
@@ -55,7 +55,7 @@ def bench_anchoring(workdir: Path, blocks: int, per_block: int) -> float:
     ledger = Ledger.create(store, SOURCE, signer)
     now = int(time.time() * 1000)
     for b in range(blocks):
-        ledger.append([entry_bytes("L1", Item(uuid.uuid4().hex * 2, "repayment", f"loan-{b}-{i}", now), os.urandom(32), now)
+        ledger.append([entry_bytes("L1", Item(uuid.uuid4().hex * 2, "repayment", f"loan-{b}-{i}", now, new_item_salt()), os.urandom(32), now)
                        for i in range(per_block)])
         ledger.seal()
     requests = []

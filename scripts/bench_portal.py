@@ -32,7 +32,7 @@ from chain.note import Ed25519NoteSigner, format_vkey  # noqa: E402
 from chain_sql import open_store  # noqa: E402
 from judicial_chain.portal.accounts import add_judge, create_tables  # noqa: E402
 from judicial_chain.service import JudicialChain, JudicialConfig  # noqa: E402
-from supervision_chain.records import Item, canonical_json, digest_bytes, entry_bytes  # noqa: E402
+from supervision_chain.records import Item, canonical_json, digest_bytes, entry_bytes, new_item_salt  # noqa: E402
 
 SOURCE = "bench.supervision/gz"
 
@@ -50,7 +50,7 @@ def build(workdir: Path, n: int) -> tuple[list[dict], str]:
         records = [{"loan_id": f"loan-{i}", "amount": i, "type": "repayment"} for i in range(b, min(n, b + 10_000))]
         salts = [os.urandom(16).hex() for _ in records]
         digests = [digest_bytes(canonical_json(r), s) for r, s in zip(records, salts)]
-        ledger.append([entry_bytes("L1", Item(d, "repayment", f"loan-{b}-{i}", now), bytes(32), now) for i, d in enumerate(digests)])
+        ledger.append([entry_bytes("L1", Item(d, "repayment", f"loan-{b}-{i}", now, new_item_salt()), bytes(32), now) for i, d in enumerate(digests)])
         block = ledger.seal()
         entries = [e.data for e in store.entries(block.header.first_index, block.header.tree_size)]
         result = judicial.anchor(SOURCE, SOURCE, block.to_text(), store.checkpoint(block.header.tree_size), block.header.first_index, entries)

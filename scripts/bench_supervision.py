@@ -36,7 +36,7 @@ from chain.ledger import Ledger  # noqa: E402
 from chain.note import Ed25519NoteSigner  # noqa: E402
 from chain_sql import open_store  # noqa: E402
 from supervision_chain.client import DepositItem, LenderClient  # noqa: E402
-from supervision_chain.records import Item, entry_bytes, item_bytes  # noqa: E402
+from supervision_chain.records import Item, commitment, entry_bytes, item_bytes, new_item_salt  # noqa: E402
 from supervision_chain.registry import add_lender  # noqa: E402
 from supervision_chain.service import SupervisionConfig, open_supervision_store  # noqa: E402
 
@@ -166,8 +166,9 @@ def wrk_blast(port: int, bodies: list[bytes], workdir: Path, seconds: int, conne
     return {"elapsed": stats["duration_us"] / 1e6, "requests": stats["requests"], "p50": stats["p50_us"] / 1e6, "p99": stats["p99_us"] / 1e6}
 
 
-def signed_bodies(key: Ed25519PrivateKey, lender: str, batches: int, per_batch: int, tag: str) -> list[bytes]:
-    client = LenderClient("http://unused", lender, key)
+def signed_bodies(server: str, key: Ed25519PrivateKey, lender: str, batches: int, per_batch: int, tag: str) -> list[bytes]:
+    """Deposit bodies signed for the chain at ``server`` (its id is in every signed text; each item salted)."""
+    client = LenderClient(server, lender, key)
     now = int(time.time() * 1000)
     bodies = []
     for b in range(batches):
@@ -183,8 +184,9 @@ def ledger_rate(workdir: Path, records: int, per_batch: int) -> float:
     store = open_store(workdir / "ledger-only.db")
     ledger = Ledger.create(store, "bench.example/ledger", signer)
     now = int(time.time() * 1000)
-    batches = [[entry_bytes("L1", it, bytes(32), now) for it in
-                (Item(uuid.uuid4().hex * 2, "repayment", f"loan-{b}-{i}", now) for i in range(per_batch))] for b in range(records // per_batch)]
+    batches = [[entry_bytes("L1", it, commitment(it), now) for it in
+                (Item(uuid.uuid4().hex * 2, "repayment", f"loan-{b}-{i}", now, new_item_salt()) for i in range(per_batch))]
+               for b in range(records // per_batch)]
     t = time.perf_counter()
     done = 0
     for entries in batches:
@@ -217,8 +219,8 @@ def main() -> None:
         add_lender(store.engine, "L1", "Bench Lender", "GZ-BENCH", public_key_bytes(key.public_key()))
         store.close()
         print("signing bodies …", flush=True)
-        batch_bodies = signed_bodies(key, "L1", args.records // 1000, 1000, "b")
-        single_bodies = signed_bodies(key, "L1", args.singles, 1, "s")
+        batch_bodies = signed_bodies(f"http://127.0.0.1:{port}", key, "L1", args.records // 1000, 1000, "b")
+        single_bodies = signed_bodies(f"http://127.0.0.1:{port}", key, "L1", args.singles, 1, "s")
         try:
             print("batch deposits …", flush=True)
             batch = blast(port, batch_bodies, processes=1, threads=4)

@@ -1,5 +1,7 @@
 -- wrk script: POST pre-signed deposit bodies, one per line of a file, each thread its own share.
 -- usage: wrk ... -s scripts/wrk_bodies.lua URL -- BODIES_FILE THREADS
+-- Each body is a complete signed request (items with their salts, a fresh nonce, signed for the chain id that
+-- the target server reports at GET /v1/chain): make them with scripts/bench_supervision.py's signed_bodies.
 local counter = 0
 function setup(thread)
   thread:set("id", counter)

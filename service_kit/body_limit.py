@@ -18,7 +18,9 @@ class BodyLimit:
         self.limit = limit
 
     async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
-        response = problem(413, "body-too-large", "Request body too large", f"the body may be at most {self.limit} bytes", scope.get("path", ""))
+        # Connection: close, or the server would go on reading (and discarding) the rest of the refused body
+        response = problem(413, "body-too-large", "Request body too large", f"the body may be at most {self.limit} bytes",
+                           scope.get("path", ""), headers={"connection": "close"})
         await response(scope, receive, send)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:

@@ -21,11 +21,13 @@ from chain.ledger import Ledger
 from proto import crosschain_pb2 as pb
 from proto import crosschain_pb2_grpc as pb_grpc
 
-from .models import AnchoredUpTo, AnchorReceipt
+from .models import AnchoredUpTo, AnchorReceipt, Deposit, Lender
 
 log = logging.getLogger(__name__)
-UP = AnchoredUpTo.__table__  # type: ignore[attr-defined]
+ANCHORED_UP_TO = AnchoredUpTo.__table__  # type: ignore[attr-defined]
 RECEIPTS = AnchorReceipt.__table__  # type: ignore[attr-defined]
+DEPOSITS = Deposit.__table__  # type: ignore[attr-defined]
+LENDERS = Lender.__table__  # type: ignore[attr-defined]
 
 
 class Anchorer:
@@ -54,7 +56,7 @@ class Anchorer:
 
     def next_height(self) -> int:
         with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]
-            value = conn.execute(select(UP.c.next_height).where(UP.c.name == "judicial")).scalar_one_or_none()
+            value = conn.execute(select(ANCHORED_UP_TO.c.next_height).where(ANCHORED_UP_TO.c.name == "judicial")).scalar_one_or_none()
         return int(value or 0)
 
     def backlog(self) -> int:
@@ -91,12 +93,9 @@ class Anchorer:
 
     def _names(self, first: int, end: int) -> dict[str, str]:
         """Registered names of the lenders with deposits in [first, end), for the court's reports."""
-        from .models import Deposit, Lender
-
-        D, L = Deposit.__table__, Lender.__table__  # type: ignore[attr-defined]
         with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]
-            ids = select(D.c.lender_id).where(D.c.idx >= first, D.c.idx < end).distinct()
-            return dict(conn.execute(select(L.c.id, L.c.name).where(L.c.id.in_(ids))).all())
+            ids = select(DEPOSITS.c.lender_id).where(DEPOSITS.c.idx >= first, DEPOSITS.c.idx < end).distinct()
+            return dict(conn.execute(select(LENDERS.c.id, LENDERS.c.name).where(LENDERS.c.id.in_(ids))).all())
 
     def _anchor(self, stub: pb_grpc.CrossChainStub, height: int, stored) -> None:  # type: ignore[no-untyped-def]
         block = self.ledger.block(height)
@@ -114,13 +113,10 @@ class Anchorer:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("UPDATE sv_deposit SET deposit_code = ? WHERE idx = ?", [(c, i) for i, c in codes])
             else:
-                from .models import Deposit
-
-                D = Deposit.__table__  # type: ignore[attr-defined]
                 for i, c in codes:
-                    conn.execute(D.update().where(D.c.idx == i).values(deposit_code=c))
-            if conn.execute(UP.update().where(UP.c.name == "judicial").values(next_height=height + 1)).rowcount == 0:
-                conn.execute(UP.insert().values(name="judicial", next_height=height + 1))
+                    conn.execute(DEPOSITS.update().where(DEPOSITS.c.idx == i).values(deposit_code=c))
+            if conn.execute(ANCHORED_UP_TO.update().where(ANCHORED_UP_TO.c.name == "judicial").values(next_height=height + 1)).rowcount == 0:
+                conn.execute(ANCHORED_UP_TO.insert().values(name="judicial", next_height=height + 1))
             upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert  # a second anchorer's receipt: kept once
             conn.execute(upsert(RECEIPTS).values(height=height, sealed_ms=block.header.time_ms,  # type: ignore[union-attr]
                                                  anchored_ms=int(time.time() * 1000), judicial_checkpoint=receipt.judicial_checkpoint)

@@ -17,12 +17,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chain.encoding import b64decode_strict, b64encode
+from service_kit.auth import signed_headers
 from service_kit.body_limit import BodyLimit
 from service_kit.observability import add_operations
 from service_kit.problems import install_problem_handlers
 
 from .dashboard import add_dashboard
-from .errors import InvalidInput, NotFound, Unauthorized
+from .errors import InvalidInput, NotFound
 from .metrics import SupervisionMetrics
 from .oversight import figures
 from .records import ID_PATTERN, MAX_SAFE_INT, RECORD_TYPES, Item
@@ -45,6 +46,8 @@ class DepositItemIn(BaseModel):
     loan_id: str = Field(pattern=ID, description="The lender's id of the loan.")
     event_time_ms: int = Field(ge=0, le=MAX_SAFE_INT, description="When the recorded event happened, ms since the epoch.")
     metadata: dict[str, Any] | None = Field(default=None, description="Optional JSON object, kept private to the lender.")
+    salt: str = Field(pattern=r"^[0-9a-f]{64}$", description="32 random bytes, lowercase hex, fresh for each item: hides the "
+                      "loan id and metadata behind the public commitment. Kept by the lender and the chain, never published.")
 
 
 class DepositRequestIn(BaseModel):
@@ -102,13 +105,14 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
         request: Request,
         x_lender_id: Annotated[str | None, Header()] = None,
         x_timestamp: Annotated[str | None, Header()] = None,
+        x_nonce: Annotated[str | None, Header()] = None,
         x_signature: Annotated[str | None, Header()] = None,
     ) -> str:
-        if not (x_lender_id and x_timestamp and x_signature) or not x_timestamp.isdigit():
-            raise Unauthorized("sign the request: X-Lender-Id, X-Timestamp (ms) and X-Signature headers")
+        signed = signed_headers(x_lender_id, x_timestamp, x_nonce, x_signature)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        chain.check_read_signature(x_lender_id, int(x_timestamp), request.method, target, _b64(x_signature, "X-Signature"))
-        return x_lender_id
+        chain.check_read_signature(signed.party_id, signed.nonce, signed.timestamp_ms, request.method, target,
+                                   _b64(signed.signature_b64, "X-Signature"))
+        return signed.party_id
 
     RegulatorDep = Annotated[None, Depends(regulator)]
     LenderDep = Annotated[str, Depends(lender)]
@@ -117,7 +121,7 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
 
     @app.post("/v1/deposits", status_code=202, tags=["deposits"], summary="Deposit one or more signed items")
     async def deposit(body: DepositRequestIn, idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> JSONResponse:
-        items = [Item(i.digest, i.record_type, i.loan_id, i.event_time_ms, i.metadata) for i in body.items]
+        items = [Item(i.digest, i.record_type, i.loan_id, i.event_time_ms, i.salt, i.metadata) for i in body.items]
         receipt = await chain.deposit_async(body.lender_id, body.nonce, body.timestamp_ms, idempotency_key, items, _b64(body.signature, "signature"))
         return JSONResponse(receipt, status_code=202)  # already plain JSON: skip response-model encoding
 

@@ -1,8 +1,11 @@
 """The lender SDK: hash records locally, sign batches, deposit with retries, wait for states.
 
-Records never leave the lender: only their digests (optionally salted) are sent. A retry
-resends the very same signed body under the same idempotency key, so the chain stores a
-request once however often the network fails.
+Records never leave the lender: only their digests (optionally salted) are sent. Each item
+gets a fresh 32-byte salt that hides its loan id behind the public commitment; the SDK returns
+it with each item of the answer, for the lender to keep. A retry resends the very same signed
+body under the same idempotency key, so the chain stores a request once however often the
+network fails. Every signed text names the chain (fetched once from ``GET /v1/chain``), and
+every signed read carries a fresh nonce.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.encoding import b64encode
 
-from .records import Item, items_root, read_text, request_text
+from .records import Item, items_root, new_item_salt, read_text, request_text
 
 __all__ = ["LenderClient", "DepositError", "DepositItem"]
 
@@ -36,20 +39,24 @@ class DepositError(Exception):
 
 @dataclass(frozen=True)
 class DepositItem:
+    """What a lender deposits about one record; ``salt`` is made by the SDK unless given."""
+
     digest: str
     record_type: str
     loan_id: str
-    event_ms: int
+    event_time_ms: int
     metadata: dict[str, Any] | None = None
+    salt: str | None = None
 
-    def as_item(self) -> Item:
-        return Item(self.digest, self.record_type, self.loan_id, self.event_ms, self.metadata)
+    def as_item(self, salt: str) -> Item:
+        return Item(self.digest, self.record_type, self.loan_id, self.event_time_ms, salt, self.metadata)
 
 
 class LenderClient:
     def __init__(self, server: str, lender_id: str, key: Ed25519PrivateKey, *, timeout: float = 60, retries: int = 5,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, chain_id: str | None = None) -> None:
         self.lender_id = lender_id
+        self._chain_id = chain_id
         self._key = key
         self._retries = retries
         self._http = httpx.Client(base_url=server.rstrip("/"), timeout=timeout, transport=transport)
@@ -63,22 +70,37 @@ class LenderClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def chain_id(self) -> str:
+        """The chain's id, which every signed text names (asked once: GET /v1/chain)."""
+        if self._chain_id is None:
+            response = self._http.get("/v1/chain")
+            if response.status_code != 200:
+                raise DepositError(response.status_code, _problem(response))
+            self._chain_id = str(response.json()["chain_id"])
+        return self._chain_id
+
     def signed_request(self, items: list[DepositItem], nonce: str | None = None) -> dict[str, Any]:
-        """The JSON body of a deposit request, signed over the items' Merkle root."""
+        """The JSON body of a deposit request, signed over the items' Merkle root (each item salted)."""
         nonce = nonce or uuid.uuid4().hex
         now = int(time.time() * 1000)
-        root = items_root([i.as_item() for i in items])
-        signature = self._key.sign(request_text(self.lender_id, nonce, now, len(items), root).encode())
+        salted = [i.as_item(i.salt or new_item_salt()) for i in items]
+        root = items_root(salted)
+        signature = self._key.sign(request_text(self.chain_id, self.lender_id, nonce, now, len(items), root).encode())
         body_items = []
-        for i in items:
-            entry: dict[str, Any] = {"digest": i.digest, "record_type": i.record_type, "loan_id": i.loan_id, "event_time_ms": i.event_ms}
+        for i in salted:
+            entry: dict[str, Any] = {"digest": i.digest, "record_type": i.record_type, "loan_id": i.loan_id,
+                                     "event_time_ms": i.event_time_ms, "salt": i.salt}
             if i.metadata is not None:
                 entry["metadata"] = i.metadata
             body_items.append(entry)
         return {"lender_id": self.lender_id, "nonce": nonce, "timestamp_ms": now, "items": body_items, "signature": b64encode(signature)}
 
     def deposit(self, items: list[DepositItem], idempotency_key: str | None = None) -> dict[str, Any]:
-        """Deposit a batch; retry transient failures with the same body and key."""
+        """Deposit a batch; retry transient failures with the same body and key.
+
+        The answer is the chain's receipt; each of its ``items`` also carries the ``salt`` the SDK
+        made for it: keep it (with the loan id) to open the item's public commitment later."""
         body = self.signed_request(items)
         key = idempotency_key or body["nonce"]
         delay = 0.2
@@ -90,7 +112,10 @@ class LenderClient:
                     raise
             else:
                 if response.status_code == 202:
-                    return response.json()
+                    answer = response.json()
+                    for item, sent in zip(answer["items"], body["items"]):
+                        item["salt"] = sent["salt"]
+                    return answer
                 if response.status_code not in RETRY_STATUSES or attempt == self._retries:
                     raise DepositError(response.status_code, _problem(response))
             time.sleep(delay)
@@ -101,8 +126,10 @@ class LenderClient:
         request = self._http.build_request("GET", path, params=params)
         target = request.url.raw_path.decode()
         now = int(time.time() * 1000)
-        signature = self._key.sign(read_text(self.lender_id, now, "GET", target).encode())
-        request.headers.update({"X-Lender-Id": self.lender_id, "X-Timestamp": str(now), "X-Signature": b64encode(signature)})
+        nonce = uuid.uuid4().hex
+        signature = self._key.sign(read_text(self.chain_id, self.lender_id, nonce, now, "GET", target).encode())
+        request.headers.update({"X-Lender-Id": self.lender_id, "X-Timestamp": str(now), "X-Nonce": nonce,
+                                "X-Signature": b64encode(signature)})
         return self._http.send(request)
 
     def status(self, index: int, wait: float = 0) -> dict[str, Any]:

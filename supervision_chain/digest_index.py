@@ -15,7 +15,7 @@ from chain_sql import insert_rows
 
 from .models import Deposit, DigestRun, IndexedUpTo
 
-D = Deposit.__table__  # type: ignore[attr-defined]
+DEPOSITS = Deposit.__table__  # type: ignore[attr-defined]
 RUN = DigestRun.__table__  # type: ignore[attr-defined]
 UPTO = IndexedUpTo.__table__  # type: ignore[attr-defined]
 _HEIGHTS_PER_QUERY = 500
@@ -44,7 +44,7 @@ def index_sealed_blocks(ledger: Ledger, engine: Engine) -> int:
             with engine.begin() as conn:
                 if _next_height(conn) != height:  # someone else indexed it meanwhile
                     continue
-                digests = conn.execute(select(D.c.idx, D.c.digest).where(D.c.idx >= first, D.c.idx < block.tree_size)).all()
+                digests = conn.execute(select(DEPOSITS.c.idx, DEPOSITS.c.digest).where(DEPOSITS.c.idx >= first, DEPOSITS.c.idx < block.tree_size)).all()
                 rows = sorted((height, digest_key(d), int(i)) for i, d in digests)
                 insert_rows(conn, RUN, ("block_height", "digest_key", "idx"), rows)
                 if height == 0 and conn.execute(select(UPTO.c.name)).first() is None:
@@ -71,9 +71,9 @@ def find_indexes(engine: Engine, ledger: Ledger, lender_id: str, digest: str, li
             candidates += [r[0] for r in conn.execute(
                 select(RUN.c.idx).where(RUN.c.block_height.in_(heights), RUN.c.digest_key == key))]
         indexed_size = ledger.store.block(height - 1).tree_size if height else 0  # type: ignore[union-attr]
-        pending = select(D.c.idx).where(D.c.idx >= indexed_size, D.c.lender_id == lender_id, D.c.digest == digest)
+        pending = select(DEPOSITS.c.idx).where(DEPOSITS.c.idx >= indexed_size, DEPOSITS.c.lender_id == lender_id, DEPOSITS.c.digest == digest)
         found = [r[0] for r in conn.execute(pending)]
         if candidates:
             found += [r[0] for r in conn.execute(
-                select(D.c.idx).where(D.c.idx.in_(candidates), D.c.lender_id == lender_id, D.c.digest == digest))]
+                select(DEPOSITS.c.idx).where(DEPOSITS.c.idx.in_(candidates), DEPOSITS.c.lender_id == lender_id, DEPOSITS.c.digest == digest))]
     return sorted(set(found))[:limit]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from service_kit.problems import Conflict, InvalidInput, NotFound, ServiceError, Unauthorized
 
-__all__ = ["SupervisionError", "InvalidInput", "BadSignature", "UnknownLender", "StaleRequest", "Replay",
-           "IdempotencyConflict", "TooManyItems", "NotFound", "Unauthorized", "Conflict"]
+__all__ = ["SupervisionError", "InvalidInput", "BadSignature", "DisabledLender", "StaleRequest", "Replay", "ReplayedRead",
+           "IdempotencyConflict", "TooManyItems", "TooManyReads", "NotFound", "Unauthorized", "Conflict", "NOT_SIGNED_BY_A_LENDER"]
+
+# One detail for an unknown lender and a bad signature alike: the answer must not tell which ids are registered.
+NOT_SIGNED_BY_A_LENDER = "the signature does not verify with the key of a registered lender of this chain"
 
 
 class SupervisionError(ServiceError):
@@ -13,11 +16,18 @@ class SupervisionError(ServiceError):
 
 
 class BadSignature(SupervisionError):
+    """An unknown lender, a bad signature, or a request signed for another chain: one answer for all."""
+
     status, slug, title = 401, "bad-signature", "The request's signature does not verify"
 
+    def __init__(self, detail: str = NOT_SIGNED_BY_A_LENDER) -> None:
+        super().__init__(detail)
 
-class UnknownLender(SupervisionError):
-    status, slug, title = 403, "unknown-lender", "Unknown or disabled lender"
+
+class DisabledLender(SupervisionError):
+    """Said only to a request whose signature verifies: the key holder learns it, nobody else."""
+
+    status, slug, title = 403, "disabled-lender", "The lender is disabled"
 
 
 class StaleRequest(SupervisionError):
@@ -34,3 +44,11 @@ class IdempotencyConflict(SupervisionError):
 
 class TooManyItems(SupervisionError):
     status, slug, title = 413, "too-many-items", "Too many items in one request"
+
+
+class ReplayedRead(SupervisionError):
+    status, slug, title = 401, "replayed-read", "This signed read was already used"
+
+
+class TooManyReads(SupervisionError):
+    status, slug, title = 429, "rate-limited", "Too many signed reads"

@@ -47,7 +47,10 @@ class DepositRequest(SQLModel, table=True):
 
 
 class Deposit(SQLModel, table=True):
-    """One deposited item, by its ledger index: what the lender may look up, and the regulator count."""
+    """One deposited item, by its ledger index: what the lender may look up, and the regulator count.
+
+    The chain's private store: the loan id, metadata and salt here are never published (the public
+    entry carries only the commitment to them)."""
 
     __tablename__ = "sv_deposit"
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
@@ -60,6 +63,7 @@ class Deposit(SQLModel, table=True):
     accepted_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     delay_ms: int = Field(sa_column=Column(BigInteger, nullable=False))  # accepted − event: reporting timeliness
     meta: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    salt: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))  # the item's secret salt (private; none before 0003)
     deposit_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import case, func, select
 
 from chain.encoding import b64encode
@@ -41,20 +41,23 @@ from chain_sql.schema import BlockRow
 
 from .anchorer import Anchorer
 from .digest_index import find_indexes, index_sealed_blocks
-from .errors import BadSignature, InvalidInput, NotFound, StaleRequest, TooManyItems, Unauthorized, UnknownLender
+from .errors import BadSignature, DisabledLender, InvalidInput, NotFound, ReplayedRead, StaleRequest, TooManyItems, TooManyReads, Unauthorized
 from .models import MIGRATIONS, AnchoredUpTo, Deposit
+from .read_nonces import NonceWindow
 from .records import Item, ReceiptFields, canonical_json, item_bytes, read_text, receipt_text, request_text, valid_id
 from .registry import get_lender
 from .sealer import Changes, Sealer
 from .writer import Accepted, DepositJob, DepositWriter
 
 log = logging.getLogger(__name__)
-D = Deposit.__table__  # type: ignore[attr-defined]
-_B = BlockRow.__table__  # type: ignore[attr-defined]
-_UP = AnchoredUpTo.__table__  # type: ignore[attr-defined]
+DEPOSITS = Deposit.__table__  # type: ignore[attr-defined]
+BLOCKS = BlockRow.__table__  # type: ignore[attr-defined]
+ANCHORED_UP_TO = AnchoredUpTo.__table__  # type: ignore[attr-defined]
 # what a process that does not seal watches: the latest block and the outbox position
-_PROGRESS = select(select(func.max(_B.c.height)).scalar_subquery(),
-                   select(_UP.c.next_height).where(_UP.c.name == "judicial").scalar_subquery())
+_PROGRESS = select(select(func.max(BLOCKS.c.height)).scalar_subquery(),
+                   select(ANCHORED_UP_TO.c.next_height).where(ANCHORED_UP_TO.c.name == "judicial").scalar_subquery())
+# an unknown lender's signature is checked against this key too, so both take the same time
+_NOBODY = Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key()
 
 KEY_FILE = "signer.key"
 TOKEN_FILE = "regulator.token"
@@ -148,6 +151,8 @@ class SupervisionChain:
         self._watcher = threading.Thread(target=self._watch, name="change-watcher", daemon=True)
         self._keys: dict[str, tuple[Ed25519PublicKey, bool, float]] = {}
         self._keys_lock = threading.Lock()
+        # a signed read may come twice only within the window: both its ends
+        self._read_nonces = NonceWindow(2 * config.replay_window_ms)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -265,8 +270,8 @@ class SupervisionChain:
         with self._keys_lock:
             self._keys.pop(lender_id, None)
 
-    def lender_key(self, lender_id: str) -> Ed25519PublicKey:
-        """The public key of an enabled lender (cached for a few seconds)."""
+    def lender_key(self, lender_id: str) -> tuple[Ed25519PublicKey, bool] | None:
+        """The public key of a registered lender and whether it is enabled (cached for a few seconds)."""
         now = time.monotonic()
         with self._keys_lock:
             cached = self._keys.get(lender_id)
@@ -276,22 +281,39 @@ class SupervisionChain:
             if cached:
                 with self._keys_lock:
                     self._keys[lender_id] = cached
-        if cached is None or not cached[1]:
-            raise UnknownLender(f"lender {lender_id!r} is not registered or is disabled")
-        return cached[0]
+        return (cached[0], cached[1]) if cached else None
+
+    def _check_signature(self, lender_id: str, signature: bytes, text: str) -> None:
+        """The signature must verify with an enabled lender's key. An unknown lender and a bad signature
+        get the same answer after the same work (no enumeration of lender ids); only a lender whose
+        signature verifies learns that it is disabled."""
+        found = self.lender_key(lender_id)
+        try:
+            (found[0] if found else _NOBODY).verify(signature, text.encode())
+        except InvalidSignature:
+            raise BadSignature() from None
+        if found is None:
+            raise BadSignature()
+        if not found[1]:
+            raise DisabledLender(f"lender {lender_id} is disabled by the regulator")
 
     def _check_time(self, timestamp_ms: int) -> None:
         skew = abs(int(time.time() * 1000) - timestamp_ms)
         if skew > self.config.replay_window_ms:
             raise StaleRequest(f"the request time is {skew // 1000} s away from the server's clock (limit {self.config.replay_window_ms // 1000} s)")
 
-    def check_read_signature(self, lender_id: str, timestamp_ms: int, method: str, path_and_query: str, signature: bytes) -> None:
-        key = self.lender_key(lender_id)
+    def check_read_signature(self, lender_id: str, nonce: str, timestamp_ms: int, method: str, path_and_query: str,
+                             signature: bytes) -> None:
+        """A signed read: this chain's, in the time window, signed by an enabled lender, and not seen before."""
         self._check_time(timestamp_ms)
-        try:
-            key.verify(signature, read_text(lender_id, timestamp_ms, method, path_and_query).encode())
-        except InvalidSignature:
-            raise BadSignature("the read request's signature does not verify with the lender's key") from None
+        if not valid_id(nonce):
+            raise Unauthorized("X-Nonce must be 1–64 letters, digits or . _ : / -")
+        self._check_signature(lender_id, signature, read_text(self.config.chain_id, lender_id, nonce, timestamp_ms, method, path_and_query))
+        refused = self._read_nonces.use(lender_id, nonce, timestamp_ms, int(time.time() * 1000))
+        if refused == "replay":
+            raise ReplayedRead(f"nonce {nonce!r} was already used for a signed read; sign each read with a fresh nonce")
+        if refused == "full":
+            raise TooManyReads("too many signed reads within the replay window; retry shortly")
 
     # --- deposits --------------------------------------------------------------------------
 
@@ -304,23 +326,19 @@ class SupervisionChain:
             raise TooManyItems(f"{len(items)} items in one request; the limit is {self.config.max_items}")
         if not valid_id(nonce):
             raise InvalidInput("the nonce must be 1–64 letters, digits or . _ : / -")
-        key = self.lender_key(lender_id)
         self._check_time(timestamp_ms)
         try:
             encoded = [item_bytes(i) for i in items]
         except (ValueError, TypeError, OverflowError, rfc8785.CanonicalizationError) as exc:
             raise InvalidInput(f"metadata must be plain JSON (no NaN, Infinity or huge numbers): {exc}") from None
-        if any(i.meta is not None and len(b) > MAX_ITEM_BYTES for i, b in zip(items, encoded)):
+        if any(i.metadata is not None and len(b) > MAX_ITEM_BYTES for i, b in zip(items, encoded)):
             raise InvalidInput(f"an item with its metadata may be at most {MAX_ITEM_BYTES} bytes")
         hashes = [leaf_hash(b) for b in encoded]
         items_root = root(hashes)
-        try:
-            key.verify(signature, request_text(lender_id, nonce, timestamp_ms, len(items), items_root).encode())
-        except InvalidSignature:
-            raise BadSignature("the request's signature does not verify with the lender's registered key") from None
-        metas = [canonical_json(i.meta).decode() if i.meta is not None else None for i in items]
+        self._check_signature(lender_id, signature, request_text(self.config.chain_id, lender_id, nonce, timestamp_ms, len(items), items_root))
+        metadata = [canonical_json(i.metadata).decode() if i.metadata is not None else None for i in items]
         return DepositJob(lender_id, idempotency_key or f"nonce:{nonce}", nonce, timestamp_ms, items_root, signature,
-                          items, [hashlib.sha256(b).digest() for b in encoded], metas)
+                          items, [hashlib.sha256(b).digest() for b in encoded], metadata)
 
     def deposit(self, lender_id: str, nonce: str, timestamp_ms: int, idempotency_key: str | None,
                 items: list[Item], signature: bytes, wait: float = 60) -> dict[str, Any]:
@@ -337,14 +355,14 @@ class SupervisionChain:
         return self.receipt(lender_id, accepted, [i.digest for i in items])
 
     def receipt(self, lender_id: str, accepted: Accepted, digests: list[str]) -> dict[str, Any]:
-        seal_by = accepted.accepted_ms + 2 * self.config.seal_interval_ms + 1000
+        seal_by = accepted.deposit_time_ms + 2 * self.config.seal_interval_ms + 1000
         fields = ReceiptFields(self.config.chain_id, lender_id, accepted.items_root, accepted.first_index,
-                               accepted.count, accepted.accepted_ms, seal_by)
+                               accepted.count, accepted.deposit_time_ms, seal_by)
         note = sign_note(receipt_text(fields), [self.signer])
         return {
             "chain_id": self.config.chain_id,
             "receipt": note.to_text(),
-            "accepted_ms": accepted.accepted_ms,
+            "deposit_time_ms": accepted.deposit_time_ms,
             "seal_by_ms": seal_by,
             "replayed": accepted.replayed,
             "items": [{"index": accepted.first_index + i, "digest": d, "status": "pending"} for i, d in enumerate(digests)],
@@ -354,7 +372,7 @@ class SupervisionChain:
 
     def _deposit_row(self, lender_id: str, index: int) -> Any:
         with self.store.read_engine.connect() as conn:
-            row = conn.execute(select(D).where(D.c.idx == index)).first()
+            row = conn.execute(select(DEPOSITS).where(DEPOSITS.c.idx == index)).first()
         if row is None or row.lender_id != lender_id:  # same answer either way: no probing others' deposits
             raise NotFound(f"lender {lender_id} has no deposit at index {index}")
         return row
@@ -363,7 +381,8 @@ class SupervisionChain:
         row = self._deposit_row(lender_id, index)
         view: dict[str, Any] = {
             "index": row.idx, "digest": row.digest, "record_type": row.record_type, "loan_id": row.loan_id,
-            "event_ms": row.event_ms, "accepted_ms": row.accepted_ms, "status": "pending", "deposit_code": row.deposit_code,
+            "event_time_ms": row.event_ms, "deposit_time_ms": row.accepted_ms, "salt": row.salt, "status": "pending",
+            "deposit_code": row.deposit_code,
         }
         cp = self.ledger.latest_checkpoint()
         if cp is None or index >= cp.checkpoint.size:
@@ -395,9 +414,9 @@ class SupervisionChain:
         late = self.config.late_after_ms
         with self.store.read_engine.connect() as conn:
             rows = conn.execute(
-                select(D.c.lender_id, func.count(), func.avg(D.c.delay_ms), func.max(D.c.delay_ms),
-                       func.sum(case((D.c.delay_ms > late, 1), else_=0)))  # (PostgreSQL casts no boolean to an integer)
-                .group_by(D.c.lender_id).order_by(D.c.lender_id)
+                select(DEPOSITS.c.lender_id, func.count(), func.avg(DEPOSITS.c.delay_ms), func.max(DEPOSITS.c.delay_ms),
+                       func.sum(case((DEPOSITS.c.delay_ms > late, 1), else_=0)))  # (PostgreSQL casts no boolean to an integer)
+                .group_by(DEPOSITS.c.lender_id).order_by(DEPOSITS.c.lender_id)
             ).all()
             out = []
             for lender_id, count, avg, worst, n_late in rows:
@@ -411,5 +430,6 @@ class SupervisionChain:
 def delay_quantile(conn: Any, lender_id: str, count: int, q: float) -> int:
     """The q-quantile of a lender's reporting delays, read with one indexed ORDER BY."""
     offset = min(count - 1, int(q * (count - 1)))
-    query = select(D.c.delay_ms).where(D.c.lender_id == lender_id).order_by(D.c.delay_ms).offset(offset).limit(1)
+    query = (select(DEPOSITS.c.delay_ms).where(DEPOSITS.c.lender_id == lender_id)
+             .order_by(DEPOSITS.c.delay_ms).offset(offset).limit(1))
     return int(conn.execute(query).scalar_one())

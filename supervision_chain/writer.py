@@ -31,8 +31,8 @@ from .models import Deposit, DepositRequest
 from .records import Item, entry_bytes
 
 log = logging.getLogger(__name__)
-R = DepositRequest.__table__  # type: ignore[attr-defined]
-D = Deposit.__table__  # type: ignore[attr-defined]
+REQUESTS = DepositRequest.__table__  # type: ignore[attr-defined]
+DEPOSITS = Deposit.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -44,8 +44,8 @@ class DepositJob:
     items_root: bytes
     signature: bytes
     items: list[Item]
-    item_hashes: list[bytes]
-    metas: list[str | None]
+    commitments: list[bytes]
+    metadata: list[str | None]  # each item's metadata as canonical JSON text
     future: Future = field(default_factory=Future)
 
 
@@ -55,7 +55,7 @@ class Accepted:
 
     first_index: int
     count: int
-    accepted_ms: int
+    deposit_time_ms: int
     items_root: bytes
     replayed: bool = False
 
@@ -116,9 +116,9 @@ class DepositWriter:
         nonces = {(j.lender_id, j.nonce) for j in jobs}
         with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]  # no lock: a race with another process ends at the unique keys
             earlier = {(r.lender_id, r.idempotency_key): r for r in conn.execute(
-                select(R).where(tuple_(R.c.lender_id, R.c.idempotency_key).in_(list(keys))))}
+                select(REQUESTS).where(tuple_(REQUESTS.c.lender_id, REQUESTS.c.idempotency_key).in_(list(keys))))}
             used_nonces = {tuple(r) for r in conn.execute(
-                select(R.c.lender_id, R.c.nonce).where(tuple_(R.c.lender_id, R.c.nonce).in_(list(nonces))))}
+                select(REQUESTS.c.lender_id, REQUESTS.c.nonce).where(tuple_(REQUESTS.c.lender_id, REQUESTS.c.nonce).in_(list(nonces))))}
         to_write: list[DepositJob] = []
         first_of_key: dict[tuple[str, str], DepositJob] = {}
         for job in jobs:
@@ -147,11 +147,11 @@ class DepositWriter:
         to_write = self._decide(jobs)
         if not to_write:
             return
-        accepted_ms = int(time.time() * 1000)
+        deposit_time_ms = int(time.time() * 1000)
         entries = [
-            entry_bytes(job.lender_id, item, h, accepted_ms)
+            entry_bytes(job.lender_id, item, item_commitment, deposit_time_ms)
             for job in to_write
-            for item, h in zip(job.items, job.item_hashes)
+            for item, item_commitment in zip(job.items, job.commitments)
         ]
         placed: list[tuple[DepositJob, int]] = []
 
@@ -160,14 +160,14 @@ class DepositWriter:
             pos = first
             for job in to_write:
                 requests.append((pos, job.lender_id, job.idempotency_key, job.nonce, job.timestamp_ms, job.items_root,
-                                 job.signature, len(job.items), accepted_ms))
-                deposits += [(pos + i, job.lender_id, pos, item.digest, item.record_type, item.loan_id, item.event_ms,
-                              accepted_ms, accepted_ms - item.event_ms, meta)
-                             for i, (item, meta) in enumerate(zip(job.items, job.metas))]
+                                 job.signature, len(job.items), deposit_time_ms))
+                deposits += [(pos + i, job.lender_id, pos, item.digest, item.record_type, item.loan_id, item.event_time_ms,
+                              deposit_time_ms, deposit_time_ms - item.event_time_ms, metadata, item.salt)
+                             for i, (item, metadata) in enumerate(zip(job.items, job.metadata))]
                 placed.append((job, pos))
                 pos += len(job.items)
-            insert_rows(conn, R, _REQUEST_COLUMNS, requests)
-            insert_rows(conn, D, _DEPOSIT_COLUMNS, deposits)
+            insert_rows(conn, REQUESTS, _REQUEST_COLUMNS, requests)
+            insert_rows(conn, DEPOSITS, _DEPOSIT_COLUMNS, deposits)
 
         try:
             self.ledger.append(entries, also=rows)
@@ -181,12 +181,12 @@ class DepositWriter:
             to_write[0].future.set_exception(_as_supervision_error(exc))
             return
         for job, first in placed:
-            job.future.set_result(Accepted(first, len(job.items), accepted_ms, job.items_root))
+            job.future.set_result(Accepted(first, len(job.items), deposit_time_ms, job.items_root))
         self._on_commit(len(entries))
 
 
 _REQUEST_COLUMNS = ("first_index", "lender_id", "idempotency_key", "nonce", "timestamp_ms", "items_root", "signature", "count", "accepted_ms")
-_DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_ms", "accepted_ms", "delay_ms", "meta")
+_DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_ms", "accepted_ms", "delay_ms", "meta", "salt")
 
 
 def _copy_to(target: Future) -> Callable[[Future], None]:
@@ -195,7 +195,7 @@ def _copy_to(target: Future) -> Callable[[Future], None]:
             target.set_exception(source.exception())  # type: ignore[arg-type]
         else:
             result: Any = source.result()
-            target.set_result(Accepted(result.first_index, result.count, result.accepted_ms, result.items_root, True))
+            target.set_result(Accepted(result.first_index, result.count, result.deposit_time_ms, result.items_root, True))
 
     return copy
 

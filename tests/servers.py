@@ -89,3 +89,47 @@ def fresh_database(admin_url: str, prefix: str = "t") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+class WitnessServer:
+    """`fivechains witness serve` on 127.0.0.1 for one log; ``vkey`` is read from what it prints."""
+
+    def __init__(self, data_dir: Path, name: str, log_vkey: str) -> None:
+        self.data_dir, self.name, self.log_vkey = data_dir, name, log_vkey
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.vkey = ""
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WitnessServer:
+        import re
+
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        log_path = self.data_dir.parent / f"witness-{self.port}.log"
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fivechains.cli", "witness", "serve", "--data-dir", str(self.data_dir), "--name", self.name,
+                 "--log", self.log_vkey, "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "400", "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # up (answers) and its key printed: both
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the witness exited with {self.process.returncode}; see {log_path}")
+            found = re.search(r"verifier key: (\S+)", log_path.read_text())
+            try:
+                if found and httpx.get(self.url + "/docs", timeout=1).status_code == 200:
+                    self.vkey = found.group(1)
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the witness did not come up within 30 s; see {log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

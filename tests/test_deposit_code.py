@@ -52,12 +52,12 @@ def test_confusable_letters_are_read_as_digits() -> None:
 def test_judicial_entry_fast_path_equals_json() -> None:
     import json
 
+    from evidence.supervision_entry import SupervisionEntry, encode_supervision_entry
     from judicial_chain.service import judicial_entry
 
-    for record in ({"accepted": 5, "event": 3, "digest": "ab" * 32, "lender": "L1", "type": "repayment"},
-                   {"accepted": 5, "event": 3, "digest": "ab" * 32, "lender": "银行 \"q\"", "type": "repayment"}):
-        data = judicial_entry("s.x/gz", 7, record)
-        expected = {"deposit_ms": 5, "digest": "ab" * 32, "event_ms": 3, "lender": record["lender"], "source": "s.x/gz", "source_index": 7,
-                    "type": "repayment"}
+    for lender in ("L1", "银行 \"q\""):
+        data = judicial_entry("s.x/gz", 7, encode_supervision_entry(SupervisionEntry("cd" * 32, 5, "ab" * 32, 3, lender, "repayment")))
+        expected = {"deposit_time_ms": 5, "digest": "ab" * 32, "event_time_ms": 3, "lender_id": lender, "source": "s.x/gz",
+                    "source_index": 7, "record_type": "repayment"}
         assert json.loads(data) == expected
         assert data == json.dumps(expected, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

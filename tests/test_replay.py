@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from chain.merkle import leaf_hash
 from chain.replay import CHANGED, INSERTED, MOVED, REMOVED, ChainReplay, name_changed_entries
+from evidence.anchor_entry import AnchorEntry, encode_anchor_entry
+from evidence.supervision_entry import SupervisionEntry, encode_supervision_entry
 from fivechains.audit.crosslink import AnchorBook
 
 FIRST = 1000
@@ -49,9 +51,8 @@ def test_an_untouched_block_names_nothing(entries: list[bytes]) -> None:
 def test_anchor_book_checks_order_identity_and_survives_a_save() -> None:
     found: list[tuple] = []
     find = lambda problem, block=None, entry=None: found.append((problem, block, entry))  # noqa: E731
-    record = lambda i, lender="L1": json.dumps({"accepted": 5, "digest": f"{i:064x}", "lender": lender}).encode()  # noqa: E731
-    anchor = lambda i, lender="L1": json.dumps({"source": "sv", "source_index": i, "digest": f"{i:064x}", "lender": lender,  # noqa: E731
-                                                "deposit_ms": 5}).encode()
+    record = lambda i, lender="L1": encode_supervision_entry(SupervisionEntry("00" * 32, 5, f"{i:064x}", 5, lender, "repayment"))  # noqa: E731
+    anchor = lambda i, lender="L1": encode_anchor_entry(AnchorEntry(5, f"{i:064x}", 5, lender, "repayment", "sv", i))  # noqa: E731
     book = AnchorBook("sv")
     book.add_supervision_block(0, 0, [record(i) for i in range(3)], 3, 1_000)
     book.add_supervision_block(1, 3, [record(i) for i in range(3, 6)], 6, 2_000)

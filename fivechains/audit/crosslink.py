@@ -10,15 +10,18 @@ open — the records sealed but not yet seen anchored, and their blocks — and 
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from evidence.anchor_entry import parse_anchor_entry
+from evidence.entry_codec import EntryError
+from evidence.supervision_entry import parse_supervision_entry
+
 __all__ = ["AnchorBook"]
 
-Record = tuple[str, str, int] | None  # (digest, lender, accepted ms) of a supervision entry; None if unreadable
+Record = tuple[str, str, int] | None  # (digest, lender_id, deposit_time_ms) of a supervision entry; None if unreadable
 UNCHECKED = ("", "", -1)  # an entry of a damaged supervision block: named already, its anchor is not compared
 Find = Callable[..., None]  # ChainReplay.find(problem, block=…, entry=…)
 
@@ -51,9 +54,9 @@ class AnchorBook:
             return
         for data in entries:
             try:
-                r = json.loads(data)
-                self.records.append((r["digest"], r["lender"], r["accepted"]))
-            except (ValueError, KeyError, TypeError):
+                r = parse_supervision_entry(data)
+                self.records.append((r.digest, r.lender_id, r.deposit_time_ms))
+            except EntryError:
                 self.records.append(None)
         self.records.extend([None] * (end - first - len(entries)))
         self.open_blocks.append((height, end, time_ms))
@@ -64,14 +67,14 @@ class AnchorBook:
         ``gaps_allowed``: the entry comes from a damaged block whose missing entries are named already.
         """
         try:
-            entry = json.loads(data)
-            source, at = entry["source"], entry["source_index"]
-        except (ValueError, KeyError, TypeError):
+            entry = parse_anchor_entry(data)
+        except EntryError:
             find("the judicial entry is not an anchor record", block=height, entry=index)
             return
+        source, at = entry.source, entry.source_index
         if source != self.source:
             return  # another source chain: not this audit's business
-        if not isinstance(at, int) or at < self.next_anchored:
+        if at < self.next_anchored:
             find(f"anchors supervision entry {at} a second time (or out of order)", block=height, entry=index)
             return
         if at >= self.published:
@@ -80,7 +83,7 @@ class AnchorBook:
         if at > self.next_anchored and not gaps_allowed:
             find(f"supervision entries {self.next_anchored}–{at - 1} were skipped: never anchored", block=height, entry=index)
         record = self.records[at - self.base]
-        if record != UNCHECKED and (record is None or (entry.get("digest"), entry.get("lender"), entry.get("deposit_ms")) != record):
+        if record != UNCHECKED and (record is None or (entry.digest, entry.lender_id, entry.deposit_time_ms) != record):
             find(f"anchors supervision entry {at} with another digest, lender or deposit time than the supervision chain holds",
                  block=height, entry=index)
         self.next_anchored = at + 1

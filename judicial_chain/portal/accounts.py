@@ -1,5 +1,10 @@
 """Judges' accounts: passwords hashed with scrypt, API tokens stored only as hashes, every
-verification written to an append-only log (who, when, which case, what came out)."""
+verification written to an append-only log (who, when, which case, what came out).
+
+The password ``judge add`` prints is one-time: it must be changed at the first sign-in and
+expires unused after ``ONE_TIME_PASSWORD_TTL_MS``. Checking a password costs one scrypt whether
+the judge exists, is disabled or not, so timing does not tell which judge IDs exist.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text, select
+from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text, select, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+ONE_TIME_PASSWORD_TTL_MS = 72 * 3600 * 1000
+MIN_PASSWORD = 12
+_DUMMY_SALT = secrets.token_bytes(16)
 
 
 class Judge(SQLModel, table=True):
@@ -28,6 +36,8 @@ class Judge(SQLModel, table=True):
     token_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     enabled: bool = Field(sa_column=Column(Boolean, nullable=False))
     created_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    must_change_password: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=true()))
+    password_issued_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))  # of a one-time password
 
 
 class VerificationLog(SQLModel, table=True):
@@ -51,6 +61,16 @@ class AccountError(Exception):
     pass
 
 
+class PasswordExpired(AccountError):
+    """The right one-time password, but too old: an administrator issues a new one."""
+
+
+@dataclass(frozen=True)
+class SignIn:
+    judge_id: str
+    must_change_password: bool
+
+
 @dataclass(frozen=True)
 class NewJudge:
     id: str
@@ -61,6 +81,10 @@ class NewJudge:
 
 def _scrypt(password: str, salt: bytes) -> bytes:
     return hashlib.scrypt(password.encode(), salt=salt, **SCRYPT)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _token_hash(token: str) -> bytes:
@@ -77,8 +101,10 @@ def add_judge(engine: Engine, judge_id: str, name: str) -> NewJudge:
     salt = secrets.token_bytes(16)
     try:
         with engine.begin() as conn:
+            now = _now_ms()
             conn.execute(J.insert().values(id=judge_id, name=name, password_salt=salt, password_hash=_scrypt(password, salt),
-                                           token_hash=_token_hash(token), enabled=True, created_ms=int(time.time() * 1000)))
+                                           token_hash=_token_hash(token), enabled=True, created_ms=now,
+                                           must_change_password=True, password_issued_ms=now))
     except IntegrityError:
         raise AccountError(f"judge {judge_id} already exists") from None
     return NewJudge(judge_id, name, password, token)
@@ -107,20 +133,56 @@ def judge_by_token(engine: Engine, token: str | None) -> str | None:
     return row.id
 
 
-def judge_by_password(engine: Engine, judge_id: str, password: str) -> str | None:
+def judge_by_password(engine: Engine, judge_id: str, password: str) -> SignIn | None:
+    """The judge these credentials sign in, or None; raises PasswordExpired for a stale one-time password."""
     with engine.connect() as conn:
         row = conn.execute(select(J).where(J.c.id == judge_id)).first()
-    if row is None:
-        _scrypt(password, b"\0" * 16)  # same work whether or not the judge exists
+    # one scrypt whatever the account: an unknown or disabled judge costs the time of a real one
+    salt, wanted = (row.password_salt, row.password_hash) if row is not None else (_DUMMY_SALT, b"\0" * 32)
+    matches = hmac.compare_digest(_scrypt(password, salt), wanted)
+    if row is None or not row.enabled or not matches:
         return None
-    if not row.enabled or not hmac.compare_digest(_scrypt(password, row.password_salt), row.password_hash):
-        return None
-    return row.id
+    if row.must_change_password and row.password_issued_ms is not None \
+            and _now_ms() - row.password_issued_ms > ONE_TIME_PASSWORD_TTL_MS:
+        raise PasswordExpired("the one-time password has expired; ask the administrator for a new one")
+    return SignIn(row.id, bool(row.must_change_password))
+
+
+def account_state(engine: Engine, judge_id: str) -> SignIn | None:
+    """Checked on every web request: None once the judge is disabled (or gone), so a session ends at once."""
+    with engine.connect() as conn:
+        row = conn.execute(select(J.c.id, J.c.enabled, J.c.must_change_password).where(J.c.id == judge_id)).first()
+    return SignIn(row.id, bool(row.must_change_password)) if row is not None and row.enabled else None
+
+
+def change_password(engine: Engine, judge_id: str, current: str, new: str) -> None:
+    """Set a judge's own password (the one-time password is no longer valid afterwards)."""
+    if len(new) < MIN_PASSWORD:
+        raise AccountError(f"the new password needs at least {MIN_PASSWORD} characters")
+    if new == current:
+        raise AccountError("the new password must differ from the one-time password")
+    if judge_by_password(engine, judge_id, current) is None:
+        raise AccountError("the current password is wrong")
+    salt = secrets.token_bytes(16)
+    with engine.begin() as conn:
+        conn.execute(J.update().where(J.c.id == judge_id).values(password_salt=salt, password_hash=_scrypt(new, salt),
+                                                                 must_change_password=False, password_issued_ms=None))
+
+
+def reset_password(engine: Engine, judge_id: str) -> str:
+    """Issue a new one-time password (for a judge who forgot theirs or let the first one expire); shown once."""
+    password, salt = secrets.token_urlsafe(12), secrets.token_bytes(16)
+    with engine.begin() as conn:
+        changed = conn.execute(J.update().where(J.c.id == judge_id).values(
+            password_salt=salt, password_hash=_scrypt(password, salt), must_change_password=True, password_issued_ms=_now_ms()))
+        if changed.rowcount != 1:
+            raise AccountError(f"no judge {judge_id}")
+    return password
 
 
 def log_verification(engine: Engine, judge_id: str, case_id: str, items: int, counts: dict[str, int]) -> None:
     with engine.begin() as conn:
-        conn.execute(LOG.insert().values(judge_id=judge_id, case_id=case_id, at_ms=int(time.time() * 1000), items=items,
+        conn.execute(LOG.insert().values(judge_id=judge_id, case_id=case_id, at_ms=_now_ms(), items=items,
                                          counts=json.dumps(counts, sort_keys=True)))
 
 

@@ -122,7 +122,7 @@ class Load:
     def __init__(self, urls: list[str], key: Ed25519PrivateKey, *, lender: str = "L1", threads: int = 2, batch: int = 20,
                  pause: float = 0.02, batch_deadline: float = 90) -> None:
         self.urls = urls
-        self.signer = LenderClient("http://unused", lender, key)
+        self.signer = LenderClient("http://unused", lender, key, chain_id=DEFAULT_CHAIN_ID)  # signs only: the servers' chain
         self.threads_n, self.batch, self.pause, self.batch_deadline = threads, batch, pause, batch_deadline
         self.acked: dict[str, int] = {}  # digest → index its receipt named
         self.ack_times: list[float] = []  # monotonic time of each acknowledged batch

@@ -11,7 +11,7 @@ from chain.ledger import Ledger
 from chain.note import Ed25519NoteSigner
 from chain_sql import open_store
 from proto import crosschain_pb2 as pb
-from supervision_chain.records import Item, entry_bytes
+from supervision_chain.records import Item, commitment, entry_bytes, new_item_salt
 
 SOURCE = "supervision.test/gz"
 
@@ -29,7 +29,8 @@ class Source:
     def add_block(self, count: int) -> int:
         now = int(time.time() * 1000)
         digests = [self.digests.pop(0) if self.digests else f"{self.n + i:064x}" for i in range(count)]
-        entries = [entry_bytes("L1", Item(d, "repayment", f"loan-{self.n + i}", now), bytes(32), now) for i, d in enumerate(digests)]
+        items = [Item(d, "repayment", f"loan-{self.n + i}", now, new_item_salt()) for i, d in enumerate(digests)]
+        entries = [entry_bytes("L1", item, commitment(item), now) for item in items]
         self.ledger.append(entries)
         self.n += count
         return self.ledger.seal().header.height

@@ -22,7 +22,7 @@ from judicial_chain.server import client_channel, serve
 from judicial_chain.service import JudicialChain, JudicialConfig
 from proto import crosschain_pb2 as pb
 from proto import crosschain_pb2_grpc as pb_grpc
-from supervision_chain.records import Item, entry_bytes
+from supervision_chain.records import Item, entry_bytes, new_item_salt
 
 from .source_ledger import SOURCE, Source
 
@@ -68,7 +68,7 @@ def test_anchor_is_checked_idempotent_and_provable(world) -> None:
     # the judicial entry names source, index, digest, lender and deposit time; its proof verifies
     proof = stub.GetInclusionProof(pb.GetInclusionProofRequest(index=4))
     entry = judicial.store.entries(4, 5)[0].data
-    assert b'"source":"supervision.test/gz"' in entry and b'"source_index":4' in entry and b'"lender":"L1"' in entry
+    assert b'"source":"supervision.test/gz"' in entry and b'"source_index":4' in entry and b'"lender_id":"L1"' in entry and b"commitment" not in entry
     cp = judicial.ledger.latest_checkpoint().checkpoint
     assert verify_inclusion(leaf_hash(entry), 4, proof.tree_size, list(proof.hashes), cp.root)
     assert stub.GetCheckpoint(pb.GetCheckpointRequest()).note.startswith(judicial.config.chain_id + "\n5\n")
@@ -89,7 +89,8 @@ def test_a_cross_link_that_does_not_add_up_is_refused_and_nothing_stored(world) 
     source.add_block(3)
     source.add_block(2)
     changed = source.request(0)
-    changed.entries[1] = changed.entries[1].replace(b'"type":"repayment"', b'"type":"contract"')
+    changed.entries[1] = changed.entries[1].replace(b'"record_type":"repayment"', b'"record_type":"contract"')
+    assert changed.entries[1] != source.request(0).entries[1]
     assert "do not add up" in _refused(lambda: stub.Anchor(changed), grpc.StatusCode.INVALID_ARGUMENT)
     missing = source.request(0)
     del missing.entries[2]
@@ -115,7 +116,7 @@ def test_a_forked_source_block_is_refused(world, tmp_path) -> None:
     fork_store = open_store(tmp_path / "fork.db")
     fork = Ledger.create(fork_store, SOURCE, source.signer)
     now = int(time.time() * 1000)
-    fork.append([entry_bytes("L9", Item(f"{99:064x}", "other", "x", now), bytes(32), now) for _ in range(2)])
+    fork.append([entry_bytes("L9", Item(f"{99:064x}", "other", "x", now, new_item_salt()), bytes(32), now) for _ in range(2)])
     fork.seal()
     stored = fork_store.block(0)
     forged = pb.AnchorRequest(source_chain_id=SOURCE, block_header=stored.header, checkpoint=fork_store.checkpoint(2),
@@ -134,7 +135,7 @@ def test_only_registered_sources_with_their_own_certificate(world, tmp_path) -> 
     other.close()
     # a certificate from another CA is not accepted at all
     rogue = tmp_path / "rogue"
-    issue(rogue, client_stem(SOURCE), SOURCE, server=False)
+    issue(rogue, client_stem(SOURCE), SOURCE, server=False, ca_dir=tmp_path / "rogue-ca")  # a CA of its own
     (rogue / "ca.pem").write_bytes((certs / "ca.pem").read_bytes())  # trust the real server, present a rogue client cert
     channel = client_channel(f"127.0.0.1:{port}", rogue, client_stem(SOURCE))
     _refused(lambda: pb_grpc.CrossChainStub(channel).Anchor(source.request(0), timeout=10), grpc.StatusCode.UNAVAILABLE)

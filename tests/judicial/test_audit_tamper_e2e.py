@@ -25,7 +25,9 @@ from chain.note import parse_note, parse_vkey
 from supervision_chain.client import DepositItem, LenderClient
 
 from .test_end_to_end import System, _register
-from .test_witnessed import _witness
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from servers import WitnessServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SV_CHAIN = "supervision.fivechains.local/gz"
@@ -178,7 +180,8 @@ def test_a_forked_judicial_chain_is_refused_by_the_witness_and_proven(tmp_path) 
         shutil.copytree(system.data_dir, tmp_path / "backup")
         system.start()
         _deposit(system, key, 1, 10, tag=5)
-        witness, witness_url, _ = _witness(tmp_path, "witness.procuratorate.test", auditor.vkey)
+        witness = WitnessServer(tmp_path / "witness.procuratorate.test", "witness.procuratorate.test", auditor.vkey).start()
+        witness_url = witness.url
         honest = _judicial_checkpoint(system, auditor)
         assert httpx.post(witness_url + "/add-checkpoint", content=f"old 0\n\n{honest}".encode()).status_code == 200
         state = tmp_path / "state"
@@ -209,8 +212,7 @@ def test_a_forked_judicial_chain_is_refused_by_the_witness_and_proven(tmp_path) 
     finally:
         system.stop()
         if witness is not None:
-            witness.terminate()
-            witness.wait(timeout=30)
+            witness.stop()
 
 
 def _judicial_checkpoint(system: System, auditor: Auditor) -> str:

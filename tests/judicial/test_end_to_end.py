@@ -207,6 +207,12 @@ def test_judge_uses_the_web_page_in_a_real_browser(system, tmp_path) -> None:
         page.fill("#judge_id", "J9")
         page.fill("#password", judge["password"])
         page.click("#sign-in")
+        # the one-time password must be replaced first
+        assert page.url.endswith("/web/password")
+        page.fill("#current", judge["password"])
+        page.fill("#new", "a judge's own passphrase")
+        page.fill("#confirm", "a judge's own passphrase")
+        page.click("#change-password")
         page.fill("#case_id", "(2026)粤0192民初7号")
         page.set_input_files("#bundle", str(bundle))
         page.click("#verify")
@@ -250,6 +256,12 @@ def test_portal_api_bundles_and_limits(system, tmp_path) -> None:
     bundle = httpx.get(f"{system.portal}/v1/verifications/{job}/items/1/bundle", headers=auth)
     vkey = httpx.get(system.portal + "/v1/chain").json()["vkey"]
     assert verify_bundle(bundle.text, vkey, f"{1:064x}")["source_index"] == sorted(views)[1]
+    # the items' salts and loan ids stay on the supervision chain: in no judicial entry and no bundle
+    with sqlite3.connect(system.data_dir / "judicial" / "judicial.db") as conn:
+        judicial_entries = [bytes(row[0]).decode() for row in conn.execute("SELECT data FROM ledger_entry")]
+    assert len(judicial_entries) >= 3
+    for secret in [i["salt"] for i in answer["items"]] + [f'"loan-{i}"' for i in range(3)]:
+        assert not any(secret in entry for entry in judicial_entries) and secret not in bundle.text
     assert httpx.get(f"{system.portal}/v1/verifications/{job}/items/3/bundle", headers=auth).status_code == 404
     # another judge cannot see this job; no token, no verification
     assert httpx.get(f"{system.portal}/v1/verifications/{job}").status_code == 401
@@ -291,7 +303,7 @@ def test_portal_api_takes_a_zip_case_bundle(system, tmp_path) -> None:
     assert {i["path"]: i["verdict"] for i in view["items"]} == {"a.pdf": "verified", "b.pdf": "tampered"}
     broken = httpx.post(system.portal + "/v1/verifications/bundle", data={"case_id": "zip-2"},
                         files={"bundle": ("case.zip", b"PK\x03\x04 not really", "application/zip")}, headers=auth)
-    assert broken.status_code == 422 and broken.headers["content-type"].startswith("application/problem+json")
+    assert broken.status_code == 400 and broken.headers["content-type"].startswith("application/problem+json")  # a damaged ZIP
 
 
 def test_audit_of_both_chains_and_a_tampered_row(system, tmp_path) -> None:
@@ -338,7 +350,7 @@ def test_audit_of_both_chains_and_a_tampered_row(system, tmp_path) -> None:
         conn.execute("UPDATE ledger_entry SET data = CAST(replace(CAST(data AS TEXT), 'collection', 'repayment') AS BLOB) WHERE idx = 25")
     assert fc(*args, "--full").returncode == 0  # put back: clean again
     with sqlite3.connect(system.data_dir / "judicial" / "judicial.db") as conn:
-        conn.execute("UPDATE ledger_entry SET data = CAST(replace(CAST(data AS TEXT), '\"lender\":\"L1\"', '\"lender\":\"L2\"') AS BLOB) WHERE idx = 47")
+        conn.execute("UPDATE ledger_entry SET data = CAST(replace(CAST(data AS TEXT), '\"lender_id\":\"L1\"', '\"lender_id\":\"L2\"') AS BLOB) WHERE idx = 47")
     judicial_broken = json.loads(fc(*args, "--full").stdout)["findings"]
     assert ("judicial.fivechains.local/gz-internet-court", 2, 47) in {(f["chain"], f["block"], f["entry"]) for f in judicial_broken}, judicial_broken
 

@@ -50,7 +50,7 @@ def test_outage_of_the_judicial_chain_loses_and_duplicates_nothing(tmp_path: Pat
     store.close()
     vkey = httpx.get(sv.url + "/v1/chain").json()["vkey"]
     subprocess.run([sys.executable, "-m", "fivechains.cli", "judicial", "source", "add", DEFAULT_CHAIN_ID, "--vkey", vkey,
-                    "--data-dir", str(jdir)], check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                    "--data-dir", str(jdir), "--create"], check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     judicial = _judicial(jdir, certs, jport)
     acked: list[int] = []
     lock = threading.Lock()

@@ -74,7 +74,7 @@ def test_offline_bundle_verifies_and_any_byte_changed_fails(anchored, tmp_path) 
     judicial, codes = anchored
     verdict = Verifier(judicial).verify([Evidence(codes[2], digest=f"{2:064x}")])[0]
     facts = verify_bundle(verdict.bundle, judicial.vkey, evidence_digest=f"{2:064x}")
-    assert facts["source_index"] == 2 and facts["lender"] == "L1"
+    assert facts["source_index"] == 2 and facts["lender_id"] == "L1"
     with pytest.raises(ValueError, match="differs"):
         verify_bundle(verdict.bundle, judicial.vkey, evidence_digest=f"{3:064x}")
     data = verdict.bundle.encode()

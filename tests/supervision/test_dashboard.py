@@ -32,8 +32,7 @@ from supervision_chain.oversight import day_of
 from .conftest import register
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from judicial.test_witnessed import _witness  # noqa: E402
-from servers import ROOT, free_port  # noqa: E402
+from servers import ROOT, WitnessServer, free_port  # noqa: E402
 
 HOUR, DAY = 3_600_000, 86_400_000
 WITNESS = "witness.procuratorate.test"
@@ -80,7 +79,8 @@ def running(tmp_path_factory) -> Iterator[Running]:
     judicial = JudicialChain(JudicialConfig(data_dir / "judicial"))  # its key first, for the witness to follow
     judicial_vkey, judicial_id = judicial.vkey, judicial.config.chain_id
     judicial.close()
-    witness, witness_url, witness_vkey = _witness(tmp, WITNESS, judicial_vkey)
+    witness = WitnessServer(tmp / WITNESS, WITNESS, judicial_vkey).start()
+    witness_url, witness_vkey = witness.url, witness.vkey
     up = None
     try:
         up, url = _up(data_dir, "--witness", f"{witness_url}={witness_vkey}")
@@ -97,14 +97,14 @@ def running(tmp_path_factory) -> Iterator[Running]:
         for lid, times in events.items():
             with LenderClient(url, lid, keys[lid]) as client:
                 answer = client.deposit([DepositItem(f"{int(lid[1]):02x}{n:062x}", "repayment", f"loan-{n}", t) for n, t in enumerate(times)])
-                accepted_day[lid] = day_of(answer["accepted_ms"])
+                accepted_day[lid] = day_of(answer["deposit_time_ms"])
                 views = client.wait_for([i["index"] for i in answer["items"]], "anchored", timeout=60)
                 assert all(v["status"] == "anchored" for v in views.values())
         yield Running(url, token, judicial_vkey, judicial_id, witness_vkey, accepted_day, tmp)
     finally:
         if up is not None:
             _stop(up)
-        _stop(witness)
+        witness.stop()
 
 
 def test_json_figures(running: Running) -> None:

@@ -43,7 +43,9 @@ def test_deposit_seal_and_prove(server, client) -> None:
     entry = httpx.get(server.url + "/v1/entries", params={"start": 1, "end": 2}).json()["entries"][0]
     assert base64.b64decode(view["leaf_hash"]) == leaf_hash(entry["data"].encode())
     assert verify_inclusion(leaf_hash(entry["data"].encode()), 1, cp.size, [base64.b64decode(h) for h in view["inclusion_proof"]], cp.root)
-    assert '"lender":"L1"' in entry["data"] and "loan-1" not in entry["data"]  # loan ids stay private
+    assert '"lender_id":"L1"' in entry["data"] and "loan-1" not in entry["data"]  # loan ids stay private
+    assert answer["items"][1]["salt"] not in entry["data"]  # so does the salt that hides them
+    assert view["salt"] == answer["items"][1]["salt"]  # the lender (only) may read it back
     assert client.find(f"{2:064x}")[0]["index"] == 2
 
 
@@ -87,7 +89,11 @@ def test_every_bad_input_is_a_clear_4xx_and_stores_nothing(server, client, lende
     cases.append((dict(good, items=[dict(good["items"][0], colour="red")]), 422, "invalid-input"))  # unknown field
     cases.append((dict(good, extra=1), 422, "invalid-input"))
     cases.append((dict(good, items=[dict(good["items"][0], record_type="gift")]), 422, "invalid-input"))
-    cases.append((dict(good, lender_id="L9"), 403, "unknown-lender"))
+    cases.append((dict(good, lender_id="L9"), 401, "bad-signature"))  # unknown lender: the same answer as a bad signature
+    cases.append((dict(good, items=[{k: v for k, v in good["items"][0].items() if k != "salt"}]), 422, "invalid-input"))  # no salt
+    cases.append((dict(good, items=[dict(good["items"][0], salt="AB" * 32)]), 422, "invalid-input"))  # salt not lowercase hex
+    cases.append((dict(good, items=[dict(good["items"][0], salt="ab" * 16)]), 422, "invalid-input"))  # salt of 16 bytes
+    cases.append((dict(good, items=[dict(good["items"][0], salt="1" * 64)] + good["items"][1:]), 401, "bad-signature"))  # salt changed
     cases.append((dict(good, signature=base64.b64encode(bytes(64)).decode()), 401, "bad-signature"))
     cases.append((dict(good, items=good["items"][:1]), 401, "bad-signature"))  # items changed after signing
     cases.append((dict(good, signature="not base64!"), 422, "invalid-input"))
@@ -137,7 +143,7 @@ def test_disabled_lender_is_refused(server, client) -> None:
     assert r.status_code == 200 and r.json()["enabled"] is False
     with pytest.raises(DepositError) as caught:
         client.deposit(_items(1))
-    assert caught.value.status == 403
+    assert caught.value.status == 403 and caught.value.problem["type"].endswith("/disabled-lender")  # its signature verified
 
 
 def test_a_lender_sees_only_its_own_deposits(server, lenders) -> None:
@@ -149,9 +155,12 @@ def test_a_lender_sees_only_its_own_deposits(server, lenders) -> None:
         assert b.find(f"{0:064x}") == []
     unsigned = httpx.get(f"{server.url}/v1/deposits/{index}")
     _problem(unsigned, 401, "unauthorized")
-    forged = httpx.get(f"{server.url}/v1/deposits/{index}", headers={"X-Lender-Id": "L1", "X-Timestamp": str(NOW()),
+    forged = httpx.get(f"{server.url}/v1/deposits/{index}", headers={"X-Lender-Id": "L1", "X-Timestamp": str(NOW()), "X-Nonce": "n1",
                                                                       "X-Signature": base64.b64encode(bytes(64)).decode()})
     _problem(forged, 401, "bad-signature")
+    no_nonce = httpx.get(f"{server.url}/v1/deposits/{index}", headers={"X-Lender-Id": "L1", "X-Timestamp": str(NOW()),
+                                                                        "X-Signature": base64.b64encode(bytes(64)).decode()})
+    _problem(no_nonce, 401, "unauthorized")
 
 
 def test_regulator_endpoints_need_the_token(server, lenders) -> None:

@@ -21,7 +21,7 @@ def test_keys_to_receipts(tmp_path: Path, server) -> None:
     key = tmp_path / "lender.key"
     fc("keys", "generate", "--out", str(key))
     fc("regulator", "lender", "add", "L0001", "--name", "Yue Xiu Lending", "--licence", "GZ-2026-001",
-       "--pubkey", str(key) + ".pub", "--server", server.url, "--token", server.token)
+       "--pubkey", str(key) + ".pub", "--server", server.url, "--token-file", str(server.data_dir / "regulator.token"))
     listed = json.loads(fc("regulator", "lender", "list", "--data-dir", str(server.data_dir), "--json").stdout)
     assert [lender["id"] for lender in listed] == ["L0001"]
 
@@ -52,4 +52,4 @@ def test_keys_to_receipts(tmp_path: Path, server) -> None:
     assert waited.returncode == 1 and json.loads((tmp_path / "r2.json").read_text())["items"][0]["status"] == "sealed"
 
     refused = fc("lender", "deposit", str(lines), "--server", server.url, "--lender", "NOBODY", "--key", str(key), check=False)
-    assert refused.returncode == 2 and "403" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.returncode == 2 and "401" in refused.stderr and "Traceback" not in refused.stderr

@@ -54,7 +54,7 @@ class Depositors:
 
     def __init__(self, urls: list[str], key: Ed25519PrivateKey, batch: int = 25) -> None:
         self.urls = urls
-        self.signer = LenderClient("http://unused", "L1", key)
+        self.signer = LenderClient("http://unused", "L1", key, chain_id=DEFAULT_CHAIN_ID)  # signs only: the servers' chain
         self.batch = batch
         self.acked: dict[str, int] = {}  # digest -> index acknowledged
         self.replayed = 0

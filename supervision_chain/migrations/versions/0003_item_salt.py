@@ -1,0 +1,31 @@
+"""the per-item secret salt behind each public commitment
+
+Revision ID: 0003
+Revises: 0002
+
+"""
+from collections.abc import Sequence
+from typing import Union
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = '0003'
+down_revision: Union[str, Sequence[str], None] = '0002'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema: deposits made before have no salt (their commitments were not hiding).
+    A database whose tables were made from the current models has the column already."""
+    if "salt" in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("sv_deposit")}:
+        return
+    op.add_column('sv_deposit', sa.Column('salt', sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    with op.batch_alter_table('sv_deposit') as batch:
+        batch.drop_column('salt')
