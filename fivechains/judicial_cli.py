@@ -118,7 +118,7 @@ def verify_bundle_cmd(
     if json_out:
         emit_json({"ok": True, **facts})
     else:
-        console.print(f"[green]verified[/]: deposit by {facts['lender']} at {facts['deposit_ms']} (supervision index {facts['source_index']}), "
+        console.print(f"[green]verified[/]: deposit by {facts['lender_id']} at {facts['deposit_time_ms']} (supervision index {facts['source_index']}), "
                       f"judicial entry {facts['index']} in the tree of size {facts['tree_size']} of {facts['judicial_chain']}")
 
 

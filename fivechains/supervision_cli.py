@@ -238,11 +238,11 @@ def collect_records(paths: list[Path], record_type: str, salt: bool) -> list[dic
                 out.append({"path": str(f), "line": n, "salt": s, "digest": digest_bytes(canonical_json(record), s),
                             "record_type": fields.get("record_type") if fields.get("record_type") in RECORD_TYPES else record_type,
                             "loan_id": _loan_id(str(fields.get("loan_id") or f"{f.stem}-{n}")),
-                            "event_ms": int(fields.get("event_time_ms") or f.stat().st_mtime * 1000)})
+                            "event_time_ms": int(fields.get("event_time_ms") or f.stat().st_mtime * 1000)})
         else:
             s = new_salt() if salt else None
             out.append({"path": str(f), "salt": s, "digest": digest_bytes(f.read_bytes(), s), "record_type": record_type,
-                        "loan_id": _loan_id(f.stem), "event_ms": int(f.stat().st_mtime * 1000)})
+                        "loan_id": _loan_id(f.stem), "event_time_ms": int(f.stat().st_mtime * 1000)})
     return out
 
 
@@ -278,10 +278,11 @@ def deposit(
             with progress_bar("depositing", len(records), enabled=not json_out) as update:
                 for start in range(0, len(records), batch):
                     chunk = records[start : start + batch]
-                    answer = client.deposit([DepositItem(r["digest"], r["record_type"], r["loan_id"], r["event_ms"]) for r in chunk])
+                    answer = client.deposit([DepositItem(r["digest"], r["record_type"], r["loan_id"], r["event_time_ms"]) for r in chunk])
                     receipts.append(answer["receipt"])
                     for r, item in zip(chunk, answer["items"]):
-                        r.update(index=item["index"], status=item["status"], deposit_code=None)
+                        # the commitment salt opens the item's public commitment (with the loan id): keep it private, like the record
+                        r.update(index=item["index"], status=item["status"], deposit_code=None, commitment_salt=item["commitment_salt"])
                     update(start + len(chunk))
             timed_out = False
             if wait:

@@ -39,17 +39,17 @@ class DepositError(Exception):
 
 @dataclass(frozen=True)
 class DepositItem:
-    """What a lender deposits about one record; ``salt`` is made by the SDK unless given."""
+    """What a lender deposits about one record; ``commitment_salt`` is made by the SDK unless given."""
 
     digest: str
     record_type: str
     loan_id: str
     event_time_ms: int
     metadata: dict[str, Any] | None = None
-    salt: str | None = None
+    commitment_salt: str | None = None
 
-    def as_item(self, salt: str) -> Item:
-        return Item(self.digest, self.record_type, self.loan_id, self.event_time_ms, salt, self.metadata)
+    def as_item(self, commitment_salt: str) -> Item:
+        return Item(self.digest, self.record_type, self.loan_id, self.event_time_ms, commitment_salt, self.metadata)
 
 
 class LenderClient:
@@ -84,13 +84,13 @@ class LenderClient:
         """The JSON body of a deposit request, signed over the items' Merkle root (each item salted)."""
         nonce = nonce or uuid.uuid4().hex
         now = int(time.time() * 1000)
-        salted = [i.as_item(i.salt or new_item_salt()) for i in items]
+        salted = [i.as_item(i.commitment_salt or new_item_salt()) for i in items]
         root = items_root(salted)
         signature = self._key.sign(request_text(self.chain_id, self.lender_id, nonce, now, len(items), root).encode())
         body_items = []
         for i in salted:
             entry: dict[str, Any] = {"digest": i.digest, "record_type": i.record_type, "loan_id": i.loan_id,
-                                     "event_time_ms": i.event_time_ms, "salt": i.salt}
+                                     "event_time_ms": i.event_time_ms, "commitment_salt": i.commitment_salt}
             if i.metadata is not None:
                 entry["metadata"] = i.metadata
             body_items.append(entry)
@@ -99,7 +99,7 @@ class LenderClient:
     def deposit(self, items: list[DepositItem], idempotency_key: str | None = None) -> dict[str, Any]:
         """Deposit a batch; retry transient failures with the same body and key.
 
-        The answer is the chain's receipt; each of its ``items`` also carries the ``salt`` the SDK
+        The answer is the chain's receipt; each of its ``items`` also carries the ``commitment_salt`` the SDK
         made for it: keep it (with the loan id) to open the item's public commitment later."""
         body = self.signed_request(items)
         key = idempotency_key or body["nonce"]
@@ -114,7 +114,7 @@ class LenderClient:
                 if response.status_code == 202:
                     answer = response.json()
                     for item, sent in zip(answer["items"], body["items"]):
-                        item["salt"] = sent["salt"]
+                        item["commitment_salt"] = sent["commitment_salt"]
                     return answer
                 if response.status_code not in RETRY_STATUSES or attempt == self._retries:
                     raise DepositError(response.status_code, _problem(response))

@@ -23,9 +23,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from .data_dir import regulator_token
 from .errors import Unauthorized
 from .oversight import BUCKETS, CST, day_of, figures
-from .service import regulator_token
 from .svg_charts import bar_chart, stacked_bar
 
 COOKIE = "fc_regulator_session"

@@ -44,7 +44,7 @@ class SupervisionMetrics(Collector):
             receipts = conn.execute(select(R.c.anchored_ms - R.c.sealed_ms).order_by(R.c.height.desc()).limit(self.WINDOW)).scalars().all()
             headers = {b.height: parse_block_header(parse_note(b.header).text) for b in recent}
             firsts = {h: header.first_index for h, header in headers.items()}
-            accepted = dict(conn.execute(select(D.c.idx, D.c.accepted_ms).where(D.c.idx.in_(list(firsts.values()) or [-1]))).all())
+            accepted = dict(conn.execute(select(D.c.idx, D.c.deposit_time_ms).where(D.c.idx.in_(list(firsts.values()) or [-1]))).all())
         seal_latency = [(headers[h].time_ms - accepted[first]) / 1000 for h, first in firsts.items() if first in accepted]
 
         counter = CounterMetricFamily("fivechains_deposits_accepted", "Deposits acknowledged (entries appended)", labels=list(labels))

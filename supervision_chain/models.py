@@ -43,7 +43,7 @@ class DepositRequest(SQLModel, table=True):
     items_root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     count: int = Field(sa_column=Column(Integer, nullable=False))
-    accepted_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deposit_time_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class Deposit(SQLModel, table=True):
@@ -59,11 +59,12 @@ class Deposit(SQLModel, table=True):
     digest: str = Field(sa_column=Column(String(128), nullable=False))
     record_type: str = Field(sa_column=Column(String(16), nullable=False))
     loan_id: str = Field(sa_column=Column(String(64), nullable=False))
-    event_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    accepted_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    delay_ms: int = Field(sa_column=Column(BigInteger, nullable=False))  # accepted − event: reporting timeliness
-    meta: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    salt: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))  # the item's secret salt (private; none before 0003)
+    event_time_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    deposit_time_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    delay_ms: int = Field(sa_column=Column(BigInteger, nullable=False))  # deposit − event: reporting timeliness
+    # the item's metadata (JSON text); "metadata" is the column, the attribute name is taken by SQLModel
+    metadata_: str | None = Field(default=None, sa_column=Column("metadata", Text, nullable=True))
+    commitment_salt: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))  # private; none before 0003
     deposit_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 

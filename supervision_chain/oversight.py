@@ -22,9 +22,9 @@ from chain.errors import ChainError
 from chain.note import CosignatureVerifier, parse_note
 from service_kit.quantiles import quantile
 
+from .lookups import delay_quantile
 from .models import AnchoredUpTo, AnchorReceipt, Deposit
 from .registry import list_lenders
-from .service import delay_quantile
 
 D = Deposit.__table__  # type: ignore[attr-defined]
 R = AnchorReceipt.__table__  # type: ignore[attr-defined]
@@ -68,7 +68,7 @@ def _lenders(chain: Any, days: int, now_ms: int) -> dict[str, Any]:
     day_keys = [day_of(d * DAY_MS - CST_MS) for d in range(first_day, today + 1)]
     n = lambda value: literal_column(str(int(value)), BigInteger)  # inline constants: PostgreSQL matches GROUP BY expressions as written
     bucket = case(*((D.c.delay_ms < n(upper), n(b)) for b, (_, _, upper) in enumerate(BUCKETS[:-1])), else_=n(len(BUCKETS) - 1))
-    day = case((D.c.accepted_ms >= n(first_day * DAY_MS - CST_MS), (D.c.accepted_ms + n(CST_MS)) // n(DAY_MS)), else_=n(-1))
+    day = case((D.c.deposit_time_ms >= n(first_day * DAY_MS - CST_MS), (D.c.deposit_time_ms + n(CST_MS)) // n(DAY_MS)), else_=n(-1))
     late = case((D.c.delay_ms > n(chain.config.late_after_ms), n(1)), else_=n(0))
     blank = lambda lender: {"id": lender["id"], "name": lender.get("name"), "licence": lender.get("licence"),
                             "enabled": lender.get("enabled", False), "deposits": 0, "deposits_in_window": 0,

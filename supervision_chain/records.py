@@ -46,7 +46,7 @@ __all__ = [
 
 RECORD_TYPES = ("contract", "disbursement", "repayment", "overdue", "collection", "other")
 REQUEST_TAG = "fivechains.deposit-request/v2"
-RECEIPT_TAG = "fivechains.deposit-receipt/v1"
+RECEIPT_TAG = "fivechains.deposit-receipt/v2"
 READ_TAG = "fivechains.read/v2"
 SALT_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
@@ -60,7 +60,7 @@ class Item:
     record_type: str
     loan_id: str
     event_time_ms: int  # when the recorded event happened (ms since the epoch)
-    salt: str  # 32 random bytes, lowercase hex: makes the public commitment hiding
+    commitment_salt: str  # 32 random bytes, lowercase hex: makes the public commitment hiding
     metadata: dict[str, Any] | None = None
 
 
@@ -76,12 +76,12 @@ def item_bytes(item: Item) -> bytes:
     ``json.dumps`` is byte-for-byte RFC 8785 and three times faster; metadata (which may
     hold any JSON) goes through the full canonicaliser.
     """
-    if item.metadata is None and plain(item.loan_id, item.digest, item.record_type, item.salt):
+    if item.metadata is None and plain(item.loan_id, item.digest, item.record_type, item.commitment_salt):
         # only characters JSON never escapes: this is exactly what json.dumps/RFC 8785 would write
-        return b'{"digest":"%s","event_time_ms":%d,"loan_id":"%s","record_type":"%s","salt":"%s"}' % (
-            item.digest.encode(), item.event_time_ms, item.loan_id.encode(), item.record_type.encode(), item.salt.encode())
+        return b'{"commitment_salt":"%s","digest":"%s","event_time_ms":%d,"loan_id":"%s","record_type":"%s"}' % (
+            item.commitment_salt.encode(), item.digest.encode(), item.event_time_ms, item.loan_id.encode(), item.record_type.encode())
     fields: dict[str, Any] = {"digest": item.digest, "event_time_ms": item.event_time_ms, "loan_id": item.loan_id,
-                              "record_type": item.record_type, "salt": item.salt}
+                              "record_type": item.record_type, "commitment_salt": item.commitment_salt}
     if item.metadata is not None:
         fields["metadata"] = item.metadata
         return canonical_json(fields)
@@ -132,13 +132,13 @@ def receipt_text(r: ReceiptFields) -> str:
     """The note text the chain signs for a receipt."""
     return (
         f"{RECEIPT_TAG}\nchain {r.chain_id}\nlender {r.lender_id}\nrequest {b64encode(r.request_root)}\n"
-        f"first {r.first_index}\ncount {r.count}\naccepted {r.deposit_time_ms}\nseal-by {r.seal_by_ms}\n"
+        f"first {r.first_index}\ncount {r.count}\ndeposit-time {r.deposit_time_ms}\nseal-by {r.seal_by_ms}\n"
     )
 
 
 def parse_receipt_text(text: str) -> ReceiptFields:
     lines = text.split("\n")
-    keys = ["chain", "lender", "request", "first", "count", "accepted", "seal-by"]
+    keys = ["chain", "lender", "request", "first", "count", "deposit-time", "seal-by"]
     if len(lines) != len(keys) + 2 or lines[0] != RECEIPT_TAG or lines[-1] != "":
         raise NoteError("not a deposit receipt")
     values = {}
@@ -150,7 +150,7 @@ def parse_receipt_text(text: str) -> ReceiptFields:
     try:
         fields = ReceiptFields(
             values["chain"], values["lender"], b64decode_strict(values["request"]), int(values["first"]),
-            int(values["count"]), int(values["accepted"]), int(values["seal-by"]),
+            int(values["count"]), int(values["deposit-time"]), int(values["seal-by"]),
         )
     except ValueError as exc:
         raise NoteError(f"malformed receipt: {exc}") from None

@@ -8,122 +8,44 @@ deposits, one elected process seals, indexes digests and anchors.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
-import hmac
 import logging
-import os
-import secrets
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import rfc8785
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
-from chain.encoding import b64encode
-from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash, root
-from chain.note import Ed25519NoteSigner, format_vkey, sign_note
-from chain_sql import open_store
+from chain.note import format_vkey, sign_note
 from chain_sql.election import AdvisoryLock, Campaign, sealer_lock_key
-from chain_sql.migrations import upgrade_schema
 from chain_sql.schema import BlockRow
+from service_kit.auth import TokenDigest
 
 from .anchorer import Anchorer
-from .digest_index import find_indexes, index_sealed_blocks
-from .errors import BadSignature, DisabledLender, InvalidInput, NotFound, ReplayedRead, StaleRequest, TooManyItems, TooManyReads, Unauthorized
-from .models import MIGRATIONS, AnchoredUpTo, Deposit
-from .read_nonces import NonceWindow
-from .records import Item, ReceiptFields, canonical_json, item_bytes, read_text, receipt_text, request_text, valid_id
-from .registry import get_lender
+from .config import DEFAULT_CHAIN_ID, KEY_FILE, MAX_ITEM_BYTES, TOKEN_FILE, SupervisionConfig
+from .data_dir import open_supervision_store, prepare_data_dir, regulator_token
+from .digest_index import index_sealed_blocks
+from .errors import InvalidInput, TooManyItems
+from .lender_auth import LenderAuth
+from .lookups import DepositLookups, delay_quantile
+from .models import AnchoredUpTo
+from .records import Item, ReceiptFields, canonical_json, item_bytes, receipt_text, request_text, valid_id
 from .sealer import Changes, Sealer
 from .writer import Accepted, DepositJob, DepositWriter
 
 log = logging.getLogger(__name__)
-DEPOSITS = Deposit.__table__  # type: ignore[attr-defined]
 BLOCKS = BlockRow.__table__  # type: ignore[attr-defined]
 ANCHORED_UP_TO = AnchoredUpTo.__table__  # type: ignore[attr-defined]
 # what a process that does not seal watches: the latest block and the outbox position
 _PROGRESS = select(select(func.max(BLOCKS.c.height)).scalar_subquery(),
                    select(ANCHORED_UP_TO.c.next_height).where(ANCHORED_UP_TO.c.name == "judicial").scalar_subquery())
-# an unknown lender's signature is checked against this key too, so both take the same time
-_NOBODY = Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key()
 
-KEY_FILE = "signer.key"
-TOKEN_FILE = "regulator.token"
-DEFAULT_CHAIN_ID = "supervision.fivechains.local/gz"
-MAX_ITEM_BYTES = 4096
-
-
-@dataclass
-class SupervisionConfig:
-    data_dir: Path
-    db_url: str | None = None
-    chain_id: str = DEFAULT_CHAIN_ID
-    seal_max_entries: int = 10_000
-    seal_interval_ms: int = 500
-    max_items: int = 10_000
-    replay_window_ms: int = 300_000
-    late_after_ms: int = 24 * 3600 * 1000  # a deposit later than this after its event counts as late
-    judicial_target: str | None = None  # host:port of the judicial chain's gRPC service
-    certs_dir: Path | None = None  # consortium CA and this chain's client certificate (mutual TLS)
-    election_interval_ms: int = 1000  # PostgreSQL: how often a process that does not seal tries for the sealer lock
-    watch_interval_ms: int = 100  # PostgreSQL: how often a process that does not seal looks for new blocks and codes
-
-
-def regulator_token(data_dir: Path) -> str:
-    """The regulator's admin token (made on first start, file mode 0600; complete before anyone can read it)."""
-    path = data_dir / TOKEN_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{TOKEN_FILE}.")
-        try:
-            with os.fdopen(fd, "w") as f:  # mkstemp made it 0600
-                f.write(secrets.token_urlsafe(32) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            try:
-                os.link(tmp, path)  # atomic, and never replaces a token another process made first
-            except FileExistsError:
-                pass
-        finally:
-            os.unlink(tmp)
-    return path.read_text().strip()
-
-
-@contextmanager
-def data_dir_lock(data_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the data directory while keys are made (processes starting together)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / ".init.lock").open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def prepare_data_dir(config: SupervisionConfig) -> tuple[Ed25519NoteSigner, str]:
-    """The chain's signer and the regulator token, made on first start under a lock, so API processes
-    starting together (or workers started after their parent made them) share one of each."""
-    with data_dir_lock(config.data_dir):
-        return load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id), regulator_token(config.data_dir)
-
-
-def open_supervision_store(config: SupervisionConfig):
-    store = open_store(config.db_url or config.data_dir / "supervision.db")
-    upgrade_schema(store, MIGRATIONS)  # creates a new database, brings an older one up to date
-    return store
+__all__ = ["SupervisionChain", "SupervisionConfig", "DEFAULT_CHAIN_ID", "KEY_FILE", "TOKEN_FILE", "prepare_data_dir",
+           "open_supervision_store", "regulator_token", "delay_quantile"]  # the chain's public names, wherever they live
 
 
 class SupervisionChain:
@@ -137,7 +59,9 @@ class SupervisionChain:
         self.store = open_supervision_store(config)
         self.ledger = Ledger.create(self.store, config.chain_id, self.signer)
         self.vkey = format_vkey(self.signer.verifier())
-        self._token_hash = hashlib.sha256(token.encode()).digest()
+        self._regulator = TokenDigest(token, "the regulator token")
+        self.auth = LenderAuth(self.store.engine, config)
+        self.lookups = DepositLookups(self.ledger, self.store.read_engine, config.late_after_ms)
         self.changes = Changes()
         self.writer = DepositWriter(self.ledger, self._appended)
         self.sealer: Sealer | None = None  # the sealer's duties, while this process holds them
@@ -149,10 +73,6 @@ class SupervisionChain:
             self.campaign = Campaign(lock, self._take_up_sealing, self._give_up_sealing, interval=config.election_interval_ms / 1000)
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="change-watcher", daemon=True)
-        self._keys: dict[str, tuple[Ed25519PublicKey, bool, float]] = {}
-        self._keys_lock = threading.Lock()
-        # a signed read may come twice only within the window: both its ends
-        self._read_nonces = NonceWindow(2 * config.replay_window_ms)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -262,58 +182,14 @@ class SupervisionChain:
     # --- credentials -----------------------------------------------------------------------
 
     def check_regulator(self, token: str | None) -> None:
-        given = hashlib.sha256((token or "").encode()).digest()
-        if not token or not hmac.compare_digest(given, self._token_hash):
-            raise Unauthorized("the regulator token is missing or wrong")
+        self._regulator.check(token)
 
     def forget_lender(self, lender_id: str) -> None:
-        with self._keys_lock:
-            self._keys.pop(lender_id, None)
-
-    def lender_key(self, lender_id: str) -> tuple[Ed25519PublicKey, bool] | None:
-        """The public key of a registered lender and whether it is enabled (cached for a few seconds)."""
-        now = time.monotonic()
-        with self._keys_lock:
-            cached = self._keys.get(lender_id)
-        if cached is None or now - cached[2] > 5:
-            row = get_lender(self.store.engine, lender_id)
-            cached = (Ed25519PublicKey.from_public_bytes(row.public_key), bool(row.enabled), now) if row else None
-            if cached:
-                with self._keys_lock:
-                    self._keys[lender_id] = cached
-        return (cached[0], cached[1]) if cached else None
-
-    def _check_signature(self, lender_id: str, signature: bytes, text: str) -> None:
-        """The signature must verify with an enabled lender's key. An unknown lender and a bad signature
-        get the same answer after the same work (no enumeration of lender ids); only a lender whose
-        signature verifies learns that it is disabled."""
-        found = self.lender_key(lender_id)
-        try:
-            (found[0] if found else _NOBODY).verify(signature, text.encode())
-        except InvalidSignature:
-            raise BadSignature() from None
-        if found is None:
-            raise BadSignature()
-        if not found[1]:
-            raise DisabledLender(f"lender {lender_id} is disabled by the regulator")
-
-    def _check_time(self, timestamp_ms: int) -> None:
-        skew = abs(int(time.time() * 1000) - timestamp_ms)
-        if skew > self.config.replay_window_ms:
-            raise StaleRequest(f"the request time is {skew // 1000} s away from the server's clock (limit {self.config.replay_window_ms // 1000} s)")
+        self.auth.forget_lender(lender_id)
 
     def check_read_signature(self, lender_id: str, nonce: str, timestamp_ms: int, method: str, path_and_query: str,
                              signature: bytes) -> None:
-        """A signed read: this chain's, in the time window, signed by an enabled lender, and not seen before."""
-        self._check_time(timestamp_ms)
-        if not valid_id(nonce):
-            raise Unauthorized("X-Nonce must be 1–64 letters, digits or . _ : / -")
-        self._check_signature(lender_id, signature, read_text(self.config.chain_id, lender_id, nonce, timestamp_ms, method, path_and_query))
-        refused = self._read_nonces.use(lender_id, nonce, timestamp_ms, int(time.time() * 1000))
-        if refused == "replay":
-            raise ReplayedRead(f"nonce {nonce!r} was already used for a signed read; sign each read with a fresh nonce")
-        if refused == "full":
-            raise TooManyReads("too many signed reads within the replay window; retry shortly")
+        self.auth.check_read_signature(lender_id, nonce, timestamp_ms, method, path_and_query, signature)
 
     # --- deposits --------------------------------------------------------------------------
 
@@ -326,7 +202,7 @@ class SupervisionChain:
             raise TooManyItems(f"{len(items)} items in one request; the limit is {self.config.max_items}")
         if not valid_id(nonce):
             raise InvalidInput("the nonce must be 1–64 letters, digits or . _ : / -")
-        self._check_time(timestamp_ms)
+        self.auth.check_time(timestamp_ms)
         try:
             encoded = [item_bytes(i) for i in items]
         except (ValueError, TypeError, OverflowError, rfc8785.CanonicalizationError) as exc:
@@ -335,7 +211,7 @@ class SupervisionChain:
             raise InvalidInput(f"an item with its metadata may be at most {MAX_ITEM_BYTES} bytes")
         hashes = [leaf_hash(b) for b in encoded]
         items_root = root(hashes)
-        self._check_signature(lender_id, signature, request_text(self.config.chain_id, lender_id, nonce, timestamp_ms, len(items), items_root))
+        self.auth.check_signature(lender_id, signature, request_text(self.config.chain_id, lender_id, nonce, timestamp_ms, len(items), items_root))
         metadata = [canonical_json(i.metadata).decode() if i.metadata is not None else None for i in items]
         return DepositJob(lender_id, idempotency_key or f"nonce:{nonce}", nonce, timestamp_ms, items_root, signature,
                           items, [hashlib.sha256(b).digest() for b in encoded], metadata)
@@ -370,37 +246,11 @@ class SupervisionChain:
 
     # --- lookups ---------------------------------------------------------------------------
 
-    def _deposit_row(self, lender_id: str, index: int) -> Any:
-        with self.store.read_engine.connect() as conn:
-            row = conn.execute(select(DEPOSITS).where(DEPOSITS.c.idx == index)).first()
-        if row is None or row.lender_id != lender_id:  # same answer either way: no probing others' deposits
-            raise NotFound(f"lender {lender_id} has no deposit at index {index}")
-        return row
-
     def status(self, lender_id: str, index: int) -> dict[str, Any]:
-        row = self._deposit_row(lender_id, index)
-        view: dict[str, Any] = {
-            "index": row.idx, "digest": row.digest, "record_type": row.record_type, "loan_id": row.loan_id,
-            "event_time_ms": row.event_ms, "deposit_time_ms": row.accepted_ms, "salt": row.salt, "status": "pending",
-            "deposit_code": row.deposit_code,
-        }
-        cp = self.ledger.latest_checkpoint()
-        if cp is None or index >= cp.checkpoint.size:
-            return view
-        block = self.ledger.block_containing(index)
-        proof = self.ledger.inclusion_proof(index, cp.checkpoint.size)
-        view.update(
-            status="anchored" if row.deposit_code else "sealed",
-            block_height=block.header.height if block else None,
-            tree_size=cp.checkpoint.size,
-            checkpoint=cp.to_text(),
-            leaf_hash=b64encode(proof.leaf_hash),
-            inclusion_proof=[b64encode(h) for h in proof.hashes],
-        )
-        return view
+        return self.lookups.status(lender_id, index)
 
     def find(self, lender_id: str, digest: str) -> list[dict[str, Any]]:
-        return [self.status(lender_id, i) for i in find_indexes(self.store.read_engine, self.ledger, lender_id, digest)]
+        return self.lookups.find(lender_id, digest)
 
     def _sealed(self) -> None:
         """After every seal: index the new blocks' digests, then wake the long-polls."""
@@ -410,26 +260,6 @@ class SupervisionChain:
         self.changes.bump()
 
     def timeliness(self) -> list[dict[str, Any]]:
-        """Per lender: deposits, reporting delay (event → deposit) and how many were late."""
-        late = self.config.late_after_ms
-        with self.store.read_engine.connect() as conn:
-            rows = conn.execute(
-                select(DEPOSITS.c.lender_id, func.count(), func.avg(DEPOSITS.c.delay_ms), func.max(DEPOSITS.c.delay_ms),
-                       func.sum(case((DEPOSITS.c.delay_ms > late, 1), else_=0)))  # (PostgreSQL casts no boolean to an integer)
-                .group_by(DEPOSITS.c.lender_id).order_by(DEPOSITS.c.lender_id)
-            ).all()
-            out = []
-            for lender_id, count, avg, worst, n_late in rows:
-                out.append({"lender_id": lender_id, "deposits": count, "mean_delay_ms": int(avg or 0),
-                            "p50_delay_ms": delay_quantile(conn, lender_id, count, 0.5),
-                            "p90_delay_ms": delay_quantile(conn, lender_id, count, 0.9), "max_delay_ms": int(worst or 0),
-                            "late": int(n_late or 0), "late_after_ms": late})
-        return out
+        return self.lookups.timeliness()
 
 
-def delay_quantile(conn: Any, lender_id: str, count: int, q: float) -> int:
-    """The q-quantile of a lender's reporting delays, read with one indexed ORDER BY."""
-    offset = min(count - 1, int(q * (count - 1)))
-    query = (select(DEPOSITS.c.delay_ms).where(DEPOSITS.c.lender_id == lender_id)
-             .order_by(DEPOSITS.c.delay_ms).offset(offset).limit(1))
-    return int(conn.execute(query).scalar_one())

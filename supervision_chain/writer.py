@@ -130,7 +130,7 @@ class DepositWriter:
                 if not same:
                     job.future.set_exception(IdempotencyConflict(f"idempotency key {job.idempotency_key!r} was used for a different request"))
                 elif row is not None:
-                    job.future.set_result(Accepted(row.first_index, row.count, row.accepted_ms, row.items_root, True))
+                    job.future.set_result(Accepted(row.first_index, row.count, row.deposit_time_ms, row.items_root, True))
                 else:  # the same request twice in one group: answer the second from the first
                     twin.future.add_done_callback(_copy_to(job.future))
                 continue
@@ -162,7 +162,7 @@ class DepositWriter:
                 requests.append((pos, job.lender_id, job.idempotency_key, job.nonce, job.timestamp_ms, job.items_root,
                                  job.signature, len(job.items), deposit_time_ms))
                 deposits += [(pos + i, job.lender_id, pos, item.digest, item.record_type, item.loan_id, item.event_time_ms,
-                              deposit_time_ms, deposit_time_ms - item.event_time_ms, metadata, item.salt)
+                              deposit_time_ms, deposit_time_ms - item.event_time_ms, metadata, item.commitment_salt)
                              for i, (item, metadata) in enumerate(zip(job.items, job.metadata))]
                 placed.append((job, pos))
                 pos += len(job.items)
@@ -185,8 +185,8 @@ class DepositWriter:
         self._on_commit(len(entries))
 
 
-_REQUEST_COLUMNS = ("first_index", "lender_id", "idempotency_key", "nonce", "timestamp_ms", "items_root", "signature", "count", "accepted_ms")
-_DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_ms", "accepted_ms", "delay_ms", "meta", "salt")
+_REQUEST_COLUMNS = ("first_index", "lender_id", "idempotency_key", "nonce", "timestamp_ms", "items_root", "signature", "count", "deposit_time_ms")
+_DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_time_ms", "deposit_time_ms", "delay_ms", "metadata", "commitment_salt")
 
 
 def _copy_to(target: Future) -> Callable[[Future], None]:

@@ -120,25 +120,35 @@ class JudicialReader:
         return self.stub.GetCheckpoint(self.pb.GetCheckpointRequest(), timeout=30).note or None
 
     def blocks(self, from_height: int, up_to_size: int) -> Iterator[PublishedBlock]:
+        """Blocks from ``from_height`` until the one that reaches ``up_to_size``. The server ends a stream after
+        its time (or refuses one while all stream slots are busy): it is reopened from the next height."""
+        import time
+
         import grpc
 
-        stream = self.stub.StreamBlocks(self.pb.StreamBlocksRequest(from_height=from_height), timeout=3600)
-        expected = from_height
-        try:
-            for block in stream:
-                expected = block.height + 1
-                yield block.height, block.header, list(block.entries)
-                try:
-                    if parse_block_header(parse_note(block.header).text).tree_size >= up_to_size:
-                        return
-                except Exception:
-                    return  # the replay reports the header; nothing after it can be placed
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.DATA_LOSS:  # type: ignore[attr-defined]
-                raise MissingBlock(expected, exc.details()) from None  # type: ignore[attr-defined]
-            raise
-        finally:
-            stream.cancel()
+        expected, stalls = from_height, 0
+        while stalls < 5:
+            stream = self.stub.StreamBlocks(self.pb.StreamBlocksRequest(from_height=expected), timeout=3600)
+            before = expected
+            try:
+                for block in stream:
+                    expected = block.height + 1
+                    yield block.height, block.header, list(block.entries)
+                    try:
+                        if parse_block_header(parse_note(block.header).text).tree_size >= up_to_size:
+                            return
+                    except Exception:
+                        return  # the replay reports the header; nothing after it can be placed
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.DATA_LOSS:  # type: ignore[attr-defined]
+                    raise MissingBlock(expected, exc.details()) from None  # type: ignore[attr-defined]
+                if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:  # type: ignore[attr-defined]
+                    raise
+                time.sleep(1.0)
+            finally:
+                stream.cancel()
+            stalls = 0 if expected > before else stalls + 1
+        raise MissingBlock(expected, "the judicial chain's stream kept ending before the checkpoint's size")
 
     def sealed_leaves(self, first: int, end: int, tree_size: int) -> list[bytes]:
         request = self.pb.GetInclusionProofRequest

@@ -31,7 +31,7 @@ templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=
 templates.globals["LABELS"] = LABELS
 REPORT_CSS = (HERE / "static" / "report.css").read_text()
 REPORT_CSS_HASH = "sha256-" + base64.b64encode(hashlib.sha256(REPORT_CSS.encode()).digest()).decode()
-CSV_COLUMNS = ["code", "verdict", "path", "line", "lender_id", "deposit_ms", "supervision_index", "judicial_index", "detail"]
+CSV_COLUMNS = ["code", "verdict", "path", "line", "lender_id", "deposit_time_ms", "supervision_index", "judicial_index", "detail"]
 
 
 def render_report(job: Any, chain: Any) -> str:

@@ -44,8 +44,8 @@ def test_deposit_seal_and_prove(server, client) -> None:
     assert base64.b64decode(view["leaf_hash"]) == leaf_hash(entry["data"].encode())
     assert verify_inclusion(leaf_hash(entry["data"].encode()), 1, cp.size, [base64.b64decode(h) for h in view["inclusion_proof"]], cp.root)
     assert '"lender_id":"L1"' in entry["data"] and "loan-1" not in entry["data"]  # loan ids stay private
-    assert answer["items"][1]["salt"] not in entry["data"]  # so does the salt that hides them
-    assert view["salt"] == answer["items"][1]["salt"]  # the lender (only) may read it back
+    assert answer["items"][1]["commitment_salt"] not in entry["data"]  # so does the salt that hides them
+    assert view["commitment_salt"] == answer["items"][1]["commitment_salt"]  # the lender (only) may read it back
     assert client.find(f"{2:064x}")[0]["index"] == 2
 
 
@@ -90,10 +90,10 @@ def test_every_bad_input_is_a_clear_4xx_and_stores_nothing(server, client, lende
     cases.append((dict(good, extra=1), 422, "invalid-input"))
     cases.append((dict(good, items=[dict(good["items"][0], record_type="gift")]), 422, "invalid-input"))
     cases.append((dict(good, lender_id="L9"), 401, "bad-signature"))  # unknown lender: the same answer as a bad signature
-    cases.append((dict(good, items=[{k: v for k, v in good["items"][0].items() if k != "salt"}]), 422, "invalid-input"))  # no salt
-    cases.append((dict(good, items=[dict(good["items"][0], salt="AB" * 32)]), 422, "invalid-input"))  # salt not lowercase hex
-    cases.append((dict(good, items=[dict(good["items"][0], salt="ab" * 16)]), 422, "invalid-input"))  # salt of 16 bytes
-    cases.append((dict(good, items=[dict(good["items"][0], salt="1" * 64)] + good["items"][1:]), 401, "bad-signature"))  # salt changed
+    cases.append((dict(good, items=[{k: v for k, v in good["items"][0].items() if k != "commitment_salt"}]), 422, "invalid-input"))  # no salt
+    cases.append((dict(good, items=[dict(good["items"][0], commitment_salt="AB" * 32)]), 422, "invalid-input"))  # salt not lowercase hex
+    cases.append((dict(good, items=[dict(good["items"][0], commitment_salt="ab" * 16)]), 422, "invalid-input"))  # salt of 16 bytes
+    cases.append((dict(good, items=[dict(good["items"][0], commitment_salt="1" * 64)] + good["items"][1:]), 401, "bad-signature"))  # salt changed
     cases.append((dict(good, signature=base64.b64encode(bytes(64)).decode()), 401, "bad-signature"))
     cases.append((dict(good, items=good["items"][:1]), 401, "bad-signature"))  # items changed after signing
     cases.append((dict(good, signature="not base64!"), 422, "invalid-input"))

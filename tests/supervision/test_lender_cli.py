@@ -45,6 +45,23 @@ def test_keys_to_receipts(tmp_path: Path, server) -> None:
     line = next(i for i in items if i.get("line") == 2)
     assert line["record_type"] == "repayment" and line["loan_id"] == "loan-1"
     assert line["digest"] == digest_bytes(canonical_json({"loan_id": "loan-1", "amount": 100, "record_type": "repayment"}), line["salt"])
+    # receipts.json keeps each item's commitment salt: with the loan id it opens the public entry's commitment
+    import httpx
+
+    from evidence.supervision_entry import parse_supervision_entry
+    from supervision_chain.records import Item, commitment
+
+    assert all(len(i["commitment_salt"]) == 64 and i["commitment_salt"] != i["salt"] for i in items)
+    import time
+
+    for _ in range(100):  # sealed within 500 ms; bounded wait
+        entries = httpx.get(f"{server.url}/v1/entries", params={"start": 0, "end": 5}).json()["entries"]
+        if len(entries) == 5:
+            break
+        time.sleep(0.1)
+    public = parse_supervision_entry(next(e for e in entries if e["index"] == line["index"])["data"].encode())
+    opened = Item(line["digest"], line["record_type"], line["loan_id"], line["event_time_ms"], line["commitment_salt"])
+    assert commitment(opened).hex() == public.commitment
 
     # --wait needs deposit codes from the judicial chain: with none linked yet it times out, exit 1
     waited = fc("lender", "deposit", str(lines), "--server", server.url, "--lender", "L0001", "--key", str(key),

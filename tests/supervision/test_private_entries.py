@@ -55,7 +55,7 @@ def test_a_dictionary_of_loan_ids_recovers_none(server, lenders) -> None:
     now = int(time.time() * 1000)
     with LenderClient(server.url, "L1", lenders["L1"]) as client:
         answer = client.deposit([DepositItem(f"{n:064x}", "repayment", loan, now - 1000) for n, loan in enumerate(LOANS)])
-    salts = [item["salt"] for item in answer["items"]]
+    salts = [item["commitment_salt"] for item in answer["items"]]
     entries = _public_entries(server, len(LOANS))
     assert _attack(entries, _salted_guess) == {}
     # the commitments are genuine: the lender's kept salt opens each one to its loan id

@@ -23,7 +23,7 @@ hex64 = st.binary(min_size=32, max_size=32).map(bytes.hex)
        metadata=st.none() | st.dictionaries(st.text(max_size=5), st.integers(0, 9) | st.text(max_size=5), max_size=3))
 def test_item_bytes_are_rfc8785(digest, loan, event, kind, salt, metadata) -> None:
     item = Item(digest, kind, loan, event, salt, metadata)
-    fields = {"digest": digest, "event_time_ms": event, "loan_id": loan, "record_type": kind, "salt": salt}
+    fields = {"digest": digest, "event_time_ms": event, "loan_id": loan, "record_type": kind, "commitment_salt": salt}
     if metadata is not None:
         fields["metadata"] = metadata
     assert item_bytes(item) == rfc8785.dumps(fields)
@@ -38,7 +38,7 @@ def test_entry_bytes_are_the_public_entry(lender) -> None:
                       "lender_id": lender, "record_type": "repayment"}
     assert data == json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert parse_supervision_entry(data) == SupervisionEntry(commitment(item).hex(), 7, "ab" * 32, 5, lender, "repayment")
-    assert b"loan-1" not in data and item.salt.encode() not in data
+    assert b"loan-1" not in data and item.commitment_salt.encode() not in data
 
 
 def test_item_salts_are_fresh_and_change_the_commitment() -> None:

@@ -12,7 +12,7 @@ function render() {
     const tr = document.createElement("tr");
     tr.append(cell((r.path || "") + (r.line ? ":" + r.line : "")), cell(r.code));
     const v = cell(LABELS[r.verdict]); v.className = r.verdict; tr.append(v);
-    tr.append(cell(r.lender_id ? r.lender_id + (r.lender_name ? " " + r.lender_name : "") : ""), cell(r.deposit_ms ? new Date(r.deposit_ms).toISOString() : ""), cell(r.supervision_index), cell(r.judicial_index));
+    tr.append(cell(r.lender_id ? r.lender_id + (r.lender_name ? " " + r.lender_name : "") : ""), cell(r.deposit_time_ms ? new Date(r.deposit_time_ms).toISOString() : ""), cell(r.supervision_index), cell(r.judicial_index));
     body.append(tr);
   }
 }
