@@ -261,7 +261,7 @@ def test_portal_api_bundles_and_limits(system, tmp_path) -> None:
     with sqlite3.connect(system.data_dir / "judicial" / "judicial.db") as conn:
         judicial_entries = [bytes(row[0]).decode() for row in conn.execute("SELECT data FROM ledger_entry")]
     assert len(judicial_entries) >= 3
-    for secret in [i["salt"] for i in answer["items"]] + [f'"loan-{i}"' for i in range(3)]:
+    for secret in [i["commitment_salt"] for i in answer["items"]] + [f'"loan-{i}"' for i in range(3)]:
         assert not any(secret in entry for entry in judicial_entries) and secret not in bundle.text
     assert httpx.get(f"{system.portal}/v1/verifications/{job}/items/3/bundle", headers=auth).status_code == 404
     # another judge cannot see this job; no token, no verification
