@@ -81,6 +81,17 @@ class Ledger:
         store.initialize({"chain_id": chain_id, "hash_suite": suite.name, "vkey": format_vkey(signer.verifier())})
         return cls(store, signer=signer)
 
+    @classmethod
+    def open_or_create(cls, store: LedgerStore, chain_id: str, signer: NoteSigner, suite: HashSuite = SHA256) -> Ledger:
+        """Reopen the ledger in ``store`` with the suite it was created with, or create it with ``suite``.
+
+        A chain keeps its hash suite for life: ``suite`` is a choice made at creation only.
+        """
+        existing = store.meta()
+        if existing and existing.get("chain_id") == chain_id:
+            suite = suite_by_name(existing["hash_suite"])
+        return cls.create(store, chain_id, signer, suite)
+
     # --- writing -------------------------------------------------------------------------
 
     def append(self, entries: Sequence[bytes], also: Any = None) -> AppendResult:

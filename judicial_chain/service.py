@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from chain.block import GENESIS_PREV, open_block
 from chain.checkpoint import open_checkpoint
 from chain.errors import NoteError, StorageError
+from chain.hashing import suite_by_name
 from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
@@ -64,6 +65,8 @@ class JudicialConfig:
     chain_id: str = DEFAULT_CHAIN_ID
     witnesses: list[str] = field(default_factory=list)  # URL=VKEY of each consortium witness
     quorum: int = 0  # publish a checkpoint only with this many witness cosignatures (0: no witnesses)
+    hash_suite: str = "sha256"  # for a new chain: "sha256" or "sm3" (an existing chain keeps its own)
+    key_type: str = "ed25519"  # for a new chain's signing key: "ed25519" or "sm2" (an existing key file decides)
 
 
 @dataclass
@@ -106,10 +109,10 @@ class JudicialChain:
     def __init__(self, config: JudicialConfig) -> None:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.signer = load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id)
+        self.signer = load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id, config.key_type)
         self.store = open_store(config.db_url or config.data_dir / "judicial.db")
         upgrade_schema(self.store, MIGRATIONS)  # creates a new database, brings an older one up to date
-        self.ledger = Ledger.create(self.store, config.chain_id, self.signer)
+        self.ledger = Ledger.open_or_create(self.store, config.chain_id, self.signer, suite_by_name(config.hash_suite))
         self.vkey = format_vkey(self.signer.verifier())
         self._lock = threading.Lock()
         self.sealed = threading.Condition()

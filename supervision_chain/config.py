@@ -26,4 +26,6 @@ class SupervisionConfig:
     judicial_target: str | None = None  # host:port of the judicial chain's gRPC service
     certs_dir: Path | None = None  # consortium CA and this chain's client certificate (mutual TLS)
     election_interval_ms: int = 1000  # PostgreSQL: how often a process that does not seal tries for the sealer lock
+    hash_suite: str = "sha256"  # for a new chain: "sha256" or "sm3" (an existing chain keeps its own)
+    key_type: str = "ed25519"  # for a new chain's signing key: "ed25519" or "sm2" (an existing key file decides)
     watch_interval_ms: int = 100  # PostgreSQL: how often a process that does not seal looks for new blocks and codes

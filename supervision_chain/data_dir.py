@@ -58,7 +58,7 @@ def prepare_data_dir(config: SupervisionConfig) -> tuple[NoteSigner, str]:
     """The chain's signer and the regulator token, made on first start under a lock, so API processes
     starting together (or workers started after their parent made them) share one of each."""
     with data_dir_lock(config.data_dir):
-        return load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id), regulator_token(config.data_dir)
+        return load_or_create_signer(config.data_dir / KEY_FILE, config.chain_id, config.key_type), regulator_token(config.data_dir)
 
 
 def open_supervision_store(config: SupervisionConfig) -> SQLStore:

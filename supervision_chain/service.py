@@ -18,6 +18,7 @@ from typing import Any
 import rfc8785
 from sqlalchemy import func, select
 
+from chain.hashing import suite_by_name
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash, root
 from chain.note import format_vkey, sign_note
@@ -57,7 +58,7 @@ class SupervisionChain:
         self.config = config
         self.signer, token = prepare_data_dir(config)
         self.store = open_supervision_store(config)
-        self.ledger = Ledger.create(self.store, config.chain_id, self.signer)
+        self.ledger = Ledger.open_or_create(self.store, config.chain_id, self.signer, suite_by_name(config.hash_suite))
         self.vkey = format_vkey(self.signer.verifier())
         self._regulator = TokenDigest(token, "the regulator token")
         self.auth = LenderAuth(self.store.engine, config)
