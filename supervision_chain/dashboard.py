@@ -23,6 +23,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from service_kit.page_security import PAGES_CSP, SecurityHeaders
+
 from .data_dir import regulator_token
 from .errors import Unauthorized
 from .oversight import BUCKETS, CST, day_of, figures
@@ -109,7 +111,9 @@ def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 
 def add_dashboard(app: FastAPI, chain: Any) -> None:
-    """Add the regulator's pages under /regulator to the supervision chain's app."""
+    """Add the regulator's pages under /regulator to the supervision chain's app (with the kit's security headers:
+    no scripts, no framing)."""
+    app.add_middleware(SecurityHeaders, policy=PAGES_CSP)
     keys = SessionKeys(regulator_token(chain.config.data_dir))
     now_ms = lambda: int(time.time() * 1000)  # noqa: E731
 

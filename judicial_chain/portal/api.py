@@ -26,7 +26,7 @@ from .evidence_input import ArchiveError, InputError, from_upload
 from .jobs import FAILED_LOOKUPS_PER_MINUTE, MAX_ITEMS, WORKERS, Job, JobBoard
 from .metrics import JudicialMetrics
 from .report import csv_report, render_report
-from .security import SecurityHeaders
+from .security import CSP, SecurityHeaders
 from .web import add_web_routes
 
 MAX_BODY = 64 * 1024 * 1024
@@ -85,7 +85,7 @@ def create_portal_app(chain: JudicialChain, *, workers: int = WORKERS, failed_lo
     app = FastAPI(title="Five Chains — court portal (法院存证核验)", version="1.0", lifespan=lifespan,
                   description="Judges verify evidence by deposit code, in batch. Errors are RFC 9457 problem+json.")
     app.add_middleware(BodyLimit, limit=MAX_BODY)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, policy=CSP)
     app.state.board = board
 
     install_problem_handlers(app)

@@ -1,65 +1,13 @@
-"""Browser-facing protections of the portal: security headers on every answer, CSRF tokens, and
-whether a cookie must be ``Secure`` (served over HTTPS, directly or behind a trusted proxy)."""
+"""The portal's Content-Security-Policy; the headers, CSRF tokens and the HTTPS check come from the service kit."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
-
-from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from service_kit.page_security import SecurityHeaders, is_https, new_token, same_token
 
 from .report import REPORT_CSS_HASH
 
-__all__ = ["SecurityHeaders", "CSP", "new_token", "same_token", "is_https"]
+__all__ = ["SecurityHeaders", "CSP", "new_token", "same_token", "is_https"]  # the kit's, with the portal's policy
 
 # no inline script anywhere; the one inline style (the standalone printable report's) is allowed by its hash
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' '" + REPORT_CSS_HASH + "'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# the interactive API docs (Swagger UI, ReDoc) load their scripts from a CDN and start them inline
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-            "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-DOCS = ("/docs", "/redoc")
-
-
-class SecurityHeaders:
-    """Adds Content-Security-Policy, X-Frame-Options DENY, nosniff and no-referrer to every HTTP answer."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        policy = DOCS_CSP if scope["path"].startswith(DOCS) else CSP
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = policy
-                headers["X-Frame-Options"] = "DENY"
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def same_token(given: str | None, expected: str | None) -> bool:
-    """Constant-time comparison of a form's CSRF token with the one on record."""
-    return bool(given) and bool(expected) and hmac.compare_digest(str(given).encode(), str(expected).encode())
-
-
-def is_https(request: Request, trust_forwarded_proto: bool) -> bool:
-    """Served over HTTPS: directly, or (only when configured to trust it) per the proxy's X-Forwarded-Proto."""
-    if request.url.scheme == "https":
-        return True
-    return trust_forwarded_proto and request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower() == "https"

@@ -169,6 +169,8 @@ def test_web_page_behind_sign_in(running: Running) -> None:
         assert all(flag in set_cookie for flag in ("httponly", "samesite=strict", "path=/regulator", "max-age=28800"))
         page = web.get("/regulator/")
         assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+        policy = page.headers["content-security-policy"]  # no scripts may run, no other site may frame the page
+        assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy and page.headers["x-frame-options"] == "DENY"
         html = page.text
         assert "Lender L1" in html and "Lender L2" in html and 'id="lender-L3"' in html and "停用 · disabled" in html
         assert html.count("<svg") >= 2 * 3 + 2 and "<script" not in html  # per lender two charts, plus totals and lag
@@ -210,6 +212,8 @@ def test_dashboard_in_a_real_browser(running: Running) -> None:
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        violations: list[str] = []  # the policy must not block anything the page needs
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
         external = []
         page.on("request", lambda r: external.append(r.url) if not r.url.startswith(running.url) else None)
         page.goto(running.url + "/regulator/")
@@ -232,5 +236,5 @@ def test_dashboard_in_a_real_browser(running: Running) -> None:
         page.click("#sign-out")
         page.wait_for_url("**/regulator/login")
         browser.close()
-    assert external == [] and shot.stat().st_size > 10_000
+    assert external == [] and violations == [] and shot.stat().st_size > 10_000
     shutil.copy(shot, running.tmp.parent / "dashboard-screenshot.png")

@@ -1,22 +1,10 @@
-"""the schema of the pilot: ledger, judicial and portal tables
-
-Revision ID: 0001
-Revises: (none)
-
-"""
-from collections.abc import Sequence
-from typing import Union
-
+"""the schema of the pilot: ledger, judicial and portal tables"""
 import sqlalchemy as sa
 from alembic import op
 
 from chain_sql.ledger_migration import create_ledger_tables, drop_ledger_tables
 
-# revision identifiers, used by Alembic.
-revision: str = '0001'
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision, down_revision, branch_labels, depends_on = "0001", None, None, None
 
 
 def upgrade() -> None:

@@ -1,20 +1,8 @@
-"""durable verification jobs; one-time passwords that must be changed and expire
-
-Revision ID: 0002
-Revises: 0001
-
-"""
-from collections.abc import Sequence
-from typing import Union
-
+"""durable verification jobs; one-time passwords that must be changed and expire"""
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = '0002'
-down_revision: Union[str, Sequence[str], None] = '0001'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision, down_revision, branch_labels, depends_on = "0002", "0001", None, None
 
 
 def upgrade() -> None:

@@ -1,20 +1,8 @@
-"""anchor receipts for the regulator's dashboard
-
-Revision ID: 0002
-Revises: 0001
-
-"""
-from collections.abc import Sequence
-from typing import Union
-
+"""anchor receipts for the regulator's dashboard"""
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = '0002'
-down_revision: Union[str, Sequence[str], None] = '0001'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision, down_revision, branch_labels, depends_on = "0002", "0001", None, None
 
 
 def upgrade() -> None:

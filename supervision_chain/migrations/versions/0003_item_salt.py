@@ -1,20 +1,8 @@
-"""the per-item secret salt behind each public commitment
-
-Revision ID: 0003
-Revises: 0002
-
-"""
-from collections.abc import Sequence
-from typing import Union
-
+"""the per-item secret salt behind each public commitment"""
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = '0003'
-down_revision: Union[str, Sequence[str], None] = '0002'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision, down_revision, branch_labels, depends_on = "0003", "0002", None, None
 
 
 def upgrade() -> None:

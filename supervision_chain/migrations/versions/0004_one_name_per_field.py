@@ -1,20 +1,8 @@
-"""one name per field: the columns take the names the wire and the code use
-
-Revision ID: 0004
-Revises: 0003
-
-"""
-from collections.abc import Sequence
-from typing import Union
-
+"""one name per field: the columns take the names the wire and the code use"""
 import sqlalchemy as sa
 from alembic import op
 
-# revision identifiers, used by Alembic.
-revision: str = '0004'
-down_revision: Union[str, Sequence[str], None] = '0003'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision, down_revision, branch_labels, depends_on = "0004", "0003", None, None
 
 RENAMES = {"sv_deposit": [("event_ms", "event_time_ms"), ("accepted_ms", "deposit_time_ms"), ("meta", "metadata")],
            "sv_request": [("accepted_ms", "deposit_time_ms")]}
