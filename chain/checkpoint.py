@@ -17,6 +17,7 @@ from .note import (
     Note,
     NoteSigner,
     NoteVerifier,
+    SM2CosignatureVerifier,
     add_signatures,
     parse_note,
     sign_note,
@@ -70,7 +71,7 @@ class SignedCheckpoint:
 
     def witnesses_verified(self, witnesses: Sequence[CosignatureVerifier]) -> list[str]:
         """Names of the known witnesses whose cosignatures on this checkpoint verify."""
-        known = {(w.name, w.key_id): w for w in witnesses if isinstance(w, CosignatureVerifier)}  # a log's own key is no witness
+        known = {(w.name, w.key_id): w for w in witnesses if isinstance(w, CosignatureVerifier | SM2CosignatureVerifier)}  # a log's own key is no witness
         names = []
         for sig in self.note.signatures:
             witness = known.get((sig.name, sig.key_id))

@@ -13,6 +13,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from .errors import KeyFileError, NoteError
+from .errors import KeyFileError, NoteError, SignatureError
 from .sm2 import SM2PrivateKey, SM2PublicKey
 
 __all__ = [
@@ -34,6 +35,11 @@ __all__ = [
     "load_private_key",
     "load_public_key",
     "public_key_bytes",
+    "public_key_from_bytes",
+    "signature_verifies",
+    "chain_suite",
+    "paired_hash_suite",
+    "CHAIN_SUITES",
     "KEY_TYPES",
     "PrivateKey",
     "PublicKey",
@@ -42,6 +48,16 @@ __all__ = [
 KEY_TYPES = ("ed25519", "sm2")
 PrivateKey = Ed25519PrivateKey | SM2PrivateKey
 PublicKey = Ed25519PublicKey | SM2PublicKey
+# a chain's suite names its signing key type and its tree hash together, as the issue pairs them
+CHAIN_SUITES = {"ed25519": ("ed25519", "sha256"), "sm2": ("sm2", "sm3")}
+
+
+def chain_suite(name: str) -> tuple[str, str]:
+    """(key type, hash suite) of a chain suite: "ed25519" (Ed25519 + SHA-256) or "sm2" (SM2 + SM3)."""
+    try:
+        return CHAIN_SUITES[name.lower()]
+    except KeyError:
+        raise KeyFileError(f"unknown suite {name!r}: use one of {', '.join(CHAIN_SUITES)}") from None
 
 
 def generate_private_key(key_type: str = "ed25519") -> PrivateKey:
@@ -61,6 +77,34 @@ def public_key_bytes(public_key: PublicKey) -> bytes:
     if isinstance(public_key, SM2PublicKey):
         return b"\x04" + public_key.point
     return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def paired_hash_suite(verifier: object):  # -> chain.hashing.HashSuite
+    """The tree hash a chain signed by ``verifier``'s key uses (SM2 → SM3, Ed25519 → SHA-256), for an offline
+    verifier that holds nothing but the key."""
+    from .hashing import suite_by_name
+    from .note import SM2CosignatureVerifier, SM2NoteVerifier
+
+    return suite_by_name(CHAIN_SUITES["sm2" if isinstance(verifier, SM2NoteVerifier | SM2CosignatureVerifier) else "ed25519"][1])
+
+
+def public_key_from_bytes(raw: bytes) -> PublicKey:
+    """A public key from its raw form, whose length names its type: Ed25519's 32 bytes or SM2's 65 bytes 0x04 ‖ x ‖ y
+    (the point checked to be on the curve). KeyFileError otherwise."""
+    if len(raw) == 32:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    if len(raw) == 65 and raw[0] == 4:
+        return SM2PublicKey(raw[1:])
+    raise KeyFileError("a public key is Ed25519's 32 bytes or SM2's 65 bytes 0x04 ‖ x ‖ y")
+
+
+def signature_verifies(public_key: PublicKey, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is ``public_key``'s over ``message`` (Ed25519, or SM2 DER with SM3 and the key's user id)."""
+    try:
+        public_key.verify(signature, message)
+    except (InvalidSignature, SignatureError):
+        return False
+    return True
 
 
 def _private_pem(key: PrivateKey) -> bytes:
@@ -179,10 +223,8 @@ def load_public_key(source: str | Path) -> PublicKey:
             blob = decode(decoded)
         except (ValueError, binascii.Error):
             continue
-        if len(blob) == 32:
-            return Ed25519PublicKey.from_public_bytes(blob)
-        if len(blob) == 65 and blob[0] == 4:
-            return SM2PublicKey(blob[1:])
+        if len(blob) == 32 or (len(blob) == 65 and blob[0] == 4):
+            return public_key_from_bytes(blob)
     raise KeyFileError("not a public key (PEM, Ed25519's 32 bytes or SM2's 0x04‖x‖y in hex or base64, or a verifier key)")
 
 

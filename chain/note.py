@@ -42,6 +42,7 @@ __all__ = [
     "SM2CosignatureSigner",
     "SM2CosignatureVerifier",
     "note_signer",
+    "cosignature_signer",
     "NoteSigner",
     "NoteVerifier",
     "sign_note",
@@ -342,6 +343,13 @@ def note_signer(name: str, private_key: Ed25519PrivateKey | SM2PrivateKey) -> Ed
     if isinstance(private_key, SM2PrivateKey):
         return SM2NoteSigner(name, private_key)
     return Ed25519NoteSigner(name, private_key)
+
+
+def cosignature_signer(name: str, private_key: Ed25519PrivateKey | SM2PrivateKey) -> CosignatureSigner | SM2CosignatureSigner:
+    """A witness's cosigning key of either suite (Ed25519: type 0x04; SM2: the cosignature identifier)."""
+    if isinstance(private_key, SM2PrivateKey):
+        return SM2CosignatureSigner(name, private_key)
+    return CosignatureSigner(name, private_key)
 
 
 AnyVerifier = Union[Ed25519NoteVerifier, CosignatureVerifier, SM2NoteVerifier, SM2CosignatureVerifier]

@@ -17,6 +17,7 @@ from typing import Protocol
 from .checkpoint import parse_checkpoint
 from .encoding import b64decode_strict
 from .errors import ChainError
+from .keys import paired_hash_suite
 from .merkle import empty_root, verify_consistency
 from .note import CosignatureSigner, Ed25519NoteVerifier, parse_note, verify_note
 
@@ -88,12 +89,13 @@ class Witness:
         latest = row.size if row else 0
         if old_size != latest:
             return WitnessAnswer(409, f"{latest}\n", "text/x.tlog.size")
-        if checkpoint.size == 0 and checkpoint.root != empty_root():
+        suite = paired_hash_suite(verifier)  # an SM2 log's tree is SM3's
+        if checkpoint.size == 0 and checkpoint.root != empty_root(suite):
             return WitnessAnswer(422, "a checkpoint of size 0 must carry the empty tree's root\n")
         if old_size == 0:
             if proof:
                 return WitnessAnswer(422, "no proof is needed (or allowed) from size 0\n")
-        elif row is None or not verify_consistency(old_size, checkpoint.size, row.root, checkpoint.root, proof):
+        elif row is None or not verify_consistency(old_size, checkpoint.size, row.root, checkpoint.root, proof, suite):
             return WitnessAnswer(422, "the consistency proof does not verify (or the log forked)\n")
         signature = self.signer.sign(note.text, int(time.time()))
         cosigned = note.text + "\n" + "".join(s.to_line() for s in (*note.signatures, signature))

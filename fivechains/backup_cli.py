@@ -347,13 +347,15 @@ def _source_db(data_dir: Path, chain: str | None) -> tuple[str, Path]:
 
 def _open_target(chain: str, data_dir: Path, url: str, meta: dict[str, str]) -> Any:
     """Open (and so create) the target the way the service does, with the chain's own opener and key."""
+    from chain.hashing import suite_by_name
     from chain.keys import load_private_key
-    from chain.note import Ed25519NoteSigner, format_vkey
+    from chain.note import format_vkey, note_signer
 
     key = data_dir / "signer.key"
     if not key.is_file():
         raise BackupError(f"no signing key {key}: the service needs it beside the database")
-    vkey = format_vkey(Ed25519NoteSigner(meta["chain_id"], load_private_key(key)).verifier())
+    signer = note_signer(meta["chain_id"], load_private_key(key))  # either suite: the key file says which
+    vkey = format_vkey(signer.verifier())
     if vkey != meta.get("vkey"):
         raise BackupError(f"{key} is not the key of the chain in {CHAINS[chain]} ({meta.get('vkey')})")
     if chain == "supervision":
@@ -361,11 +363,11 @@ def _open_target(chain: str, data_dir: Path, url: str, meta: dict[str, str]) -> 
         from supervision_chain.service import SupervisionConfig, open_supervision_store
 
         store = open_supervision_store(SupervisionConfig(data_dir, db_url=url, chain_id=meta["chain_id"]))
-        Ledger.create(store, meta["chain_id"], Ed25519NoteSigner(meta["chain_id"], load_private_key(key)))
+        Ledger.create(store, meta["chain_id"], signer, suite_by_name(meta.get("hash_suite", "sha256")))
         return store
     from judicial_chain.service import JudicialChain, JudicialConfig
 
-    return JudicialChain(JudicialConfig(data_dir, db_url=url, chain_id=meta["chain_id"])).store
+    return JudicialChain(JudicialConfig(data_dir, db_url=url, chain_id=meta["chain_id"], hash_suite=meta.get("hash_suite", "sha256"))).store
 
 
 def _copy_tables(src: sqlite3.Connection, engine: Any, json_out: bool) -> dict[str, int]:

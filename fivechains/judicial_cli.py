@@ -28,17 +28,19 @@ def serve_cmd(
     witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat).")] = [],  # noqa: B006
     quorum: Annotated[Optional[int], typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite in --data-dir); one gRPC process per database.")] = None,
+    suite: Annotated[Optional[str], typer.Option("--suite", help="A new chain's suite: ed25519 (Ed25519 + SHA-256, default) or sm2 (SM2 + SM3); an existing chain keeps its own.")] = None,
     config: ConfigFile = None,
 ) -> None:
     """Serve the cross-chain gRPC service until interrupted."""
     from judicial_chain.server import serve
     from judicial_chain.service import JudicialChain, JudicialConfig
 
-    settings = settings_or_fail(config, {"judicial": {"data_dir": data_dir, "port": port, "witnesses": list(witness), "quorum": quorum, "db_url": db}})
+    settings = settings_or_fail(config, {"suite": suite, "judicial": {"data_dir": data_dir, "port": port, "witnesses": list(witness), "quorum": quorum, "db_url": db}})
     jc = settings.judicial
     # an existing chain under the directory given (e.g. the `fivechains up` directory) is served, not a new one beside it
     where = locate(settings.judicial_dir(), "judicial", database=jc.db_url is None) or settings.judicial_dir()
-    chain = JudicialChain(JudicialConfig(where, jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum))
+    chain = JudicialChain(JudicialConfig(where, jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum,
+                                         hash_suite=settings.hash_suite(), key_type=settings.key_type()))
     server = serve(chain, jc.port, certs, host=jc.host)
     port = jc.port
     console.print(f"judicial chain [bold]{chain.config.chain_id}[/] on 127.0.0.1:{port} (gRPC, mutual TLS)\nverifier key: {chain.vkey}")

@@ -14,10 +14,10 @@ import typer
 from chain.audit import AuditReport, audit_ledger
 from chain.errors import ChainError
 from chain.hashing import suite_by_name
-from chain.keys import generate_keypair, load_private_key
+from chain.keys import CHAIN_SUITES, KEY_TYPES, chain_suite, generate_keypair, load_private_key
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
-from chain.note import Ed25519NoteSigner, Ed25519NoteVerifier, format_vkey, parse_vkey
+from chain.note import NoteSigner, NoteVerifier, SM2NoteVerifier, format_vkey, note_signer, parse_vkey
 from chain.tlog_proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
 from chain_sql import open_store
 
@@ -25,11 +25,13 @@ from .chain_dirs import DATABASES, KEY_FILE, chain_dir_or_fail
 from .output import console, emit_json, fail, progress_bar
 
 ledger_app = typer.Typer(help="Create, append to, seal, prove and audit one ledger.", no_args_is_help=True)
-keys_app = typer.Typer(help="Ed25519 key files (private key 0600, public key beside it).", no_args_is_help=True)
+keys_app = typer.Typer(help="Ed25519 or SM2 key files (private key 0600 PKCS#8 PEM, public key beside it).", no_args_is_help=True)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="The ledger's directory (database and signing key).")]
 DbUrl = Annotated[Optional[str], typer.Option("--db", help="Database URL; default: an SQLite file in --data-dir.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of text.")]
+Suite = Annotated[Optional[str], typer.Option("--suite", help=f"A new chain's suite: {' or '.join(CHAIN_SUITES)} (SM2 keys with SM3 trees); "
+                                              "an existing chain keeps its own (default: ed25519).")]
 
 DB_FILE = DATABASES["ledger"]
 
@@ -43,8 +45,8 @@ def _existing_store(data_dir: Path, db: str | None):
     return _store(chain_dir_or_fail(data_dir, "ledger", database=db is None), db)
 
 
-def _signer(data_dir: Path, name: str) -> Ed25519NoteSigner:
-    return Ed25519NoteSigner(name, load_private_key(data_dir / KEY_FILE))
+def _signer(data_dir: Path, name: str) -> NoteSigner:
+    return note_signer(name, load_private_key(data_dir / KEY_FILE))
 
 
 def open_ledger(data_dir: Path, db: str | None = None, *, sealing: bool = False) -> Ledger:
@@ -61,16 +63,17 @@ def open_ledger(data_dir: Path, db: str | None = None, *, sealing: bool = False)
 def keys_generate(
     out: Annotated[Path, typer.Option("--out", help="Private key file to write (0600); the public key goes to FILE.pub.")],
     name: Annotated[Optional[str], typer.Option("--name", help="Key name, to print the signed-note verifier key.")] = None,
+    key_type: Annotated[str, typer.Option("--type", help=f"Key type: {' or '.join(KEY_TYPES)} (SM2: GB/T 32918 with SM3).")] = "ed25519",
     json_out: JsonOut = False,
 ) -> None:
-    """Generate an Ed25519 key pair."""
+    """Generate an Ed25519 or SM2 key pair."""
     try:
-        private, _public = generate_keypair(out)
+        private, _public = generate_keypair(out, key_type.lower())
     except ChainError as exc:
         raise fail(str(exc)) from None
-    result = {"private_key": str(out), "public_key": str(out) + ".pub"}
+    result = {"private_key": str(out), "public_key": str(out) + ".pub", "type": key_type.lower()}
     if name:
-        result["vkey"] = format_vkey(Ed25519NoteSigner(name, private).verifier())
+        result["vkey"] = format_vkey(note_signer(name, private).verifier())
     if json_out:
         emit_json(result)
     else:
@@ -83,17 +86,19 @@ def keys_generate(
 def ledger_init(
     data_dir: DataDir,
     chain_id: Annotated[str, typer.Option("--chain-id", help="Origin of the chain's checkpoints, e.g. supervision.example/gz.")],
-    hash_suite: Annotated[str, typer.Option("--hash-suite", help="sha256 (default) or sm3.")] = "sha256",
+    hash_suite: Annotated[Optional[str], typer.Option("--hash-suite", help="sha256 or sm3 (default: the --suite's).")] = None,
+    suite_name: Suite = None,
     db: DbUrl = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Create a ledger (and its signing key, on first use)."""
+    """Create a ledger (and its signing key, on first use: an existing key file keeps its type)."""
     try:
-        suite = suite_by_name(hash_suite)
+        key_type, default_hash = chain_suite(suite_name or "ed25519")
+        suite = suite_by_name(hash_suite or default_hash)
         data_dir.mkdir(parents=True, exist_ok=True)
         key_file = data_dir / KEY_FILE
         if not key_file.exists():
-            generate_keypair(key_file)
+            generate_keypair(key_file, key_type)
         ledger = Ledger.create(_store(data_dir, db), chain_id, _signer(data_dir, chain_id), suite)
     except (ChainError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -185,13 +190,13 @@ def ledger_verify_proof(
     proof_file: Annotated[Path, typer.Argument(help="A .tlog-proof file.")],
     entry: Annotated[Path, typer.Option("--entry", help="The entry's bytes, as a file.")],
     vkey: Annotated[str, typer.Option("--vkey", help="The log's verifier key (text or a file holding it).")],
-    hash_suite: Annotated[str, typer.Option("--hash-suite")] = "sha256",
+    hash_suite: Annotated[Optional[str], typer.Option("--hash-suite", help="sha256 or sm3 (default: sm3 for an SM2 key, else sha256).")] = None,
     json_out: JsonOut = False,
 ) -> None:
     """Check a proof offline, with nothing but the log's public key."""
     try:
         verifier = parse_vkey(Path(vkey).read_text().strip() if Path(vkey).is_file() else vkey)
-        suite = suite_by_name(hash_suite)
+        suite = suite_by_name(hash_suite or ("sm3" if isinstance(verifier, SM2NoteVerifier) else "sha256"))
         proof = parse_tlog_proof(proof_file.read_bytes())
         signed = verify_tlog_proof(proof, leaf_hash(entry.read_bytes(), suite), verifier, suite=suite)
     except (ChainError, ValueError, OSError) as exc:
@@ -232,7 +237,7 @@ def ledger_audit(
     if not store.meta():
         store.close()
         raise fail(f"no ledger in {data_dir}")
-    verifier: Ed25519NoteVerifier | None = None
+    verifier: NoteVerifier | None = None
     if vkey:
         verifier = parse_vkey(Path(vkey).read_text().strip() if Path(vkey).is_file() else vkey)  # type: ignore[assignment]
     with progress_bar("auditing", None, enabled=not json_out) as update:

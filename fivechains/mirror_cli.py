@@ -29,6 +29,7 @@ def mirror(
 
     from chain.checkpoint import open_checkpoint
     from chain.errors import ChainError
+    from chain.keys import paired_hash_suite
     from chain.ledger import Ledger
     from chain.note import parse_vkey
     from chain_sql import open_store
@@ -39,7 +40,7 @@ def mirror(
     verifier = parse_vkey(judicial_vkey)
     data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(data_dir / "ledger.db")
-    store.initialize({"chain_id": verifier.name, "hash_suite": "sha256", "vkey": judicial_vkey})
+    store.initialize({"chain_id": verifier.name, "hash_suite": paired_hash_suite(verifier).name, "vkey": judicial_vkey})
     ledger = Ledger(store)
     channel = client_channel(judicial, certs, client_stem(cert_name))
     stub = pb_grpc.CrossChainStub(channel)

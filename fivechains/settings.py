@@ -18,6 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from chain.keys import CHAIN_SUITES
+
 __all__ = ["Settings", "SettingsError", "load_settings", "masked"]
 
 ENV_PREFIX = "FIVECHAINS_"
@@ -83,6 +85,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", validate_default=True)
 
     data_dir: Path = Path("data")
+    suite: Literal["ed25519", "sm2"] = Field("ed25519", description="a new chain's signatures and trees: ed25519 (Ed25519 + SHA-256) "
+                                                                    "or sm2 (SM2 + SM3, GB/T 32918 and 32905); an existing chain keeps its own")
     certs_dir: Path | None = Field(None, description="consortium certificates; default: DATA_DIR/certs")
     supervision: SupervisionSettings = SupervisionSettings()
     judicial: JudicialSettings = JudicialSettings()
@@ -96,6 +100,14 @@ class Settings(BaseSettings):
         if settings_cls.model_config.get("toml_file") is None:
             return init_settings, env_settings
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+    def key_type(self) -> str:
+        """A new chain's signing key type."""
+        return CHAIN_SUITES[self.suite][0]
+
+    def hash_suite(self) -> str:
+        """A new chain's tree hash."""
+        return CHAIN_SUITES[self.suite][1]
 
     def supervision_dir(self) -> Path:
         return self.supervision.data_dir or self.data_dir / CHAIN_SUBDIRS["supervision"]

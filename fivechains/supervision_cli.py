@@ -52,6 +52,7 @@ def serve(
     certs: Annotated[Optional[Path], typer.Option("--certs", help="Consortium certificates (CA and this chain's client certificate).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, max=64,
                                                    help="API processes sharing the port (more than 1 needs a PostgreSQL --db; one of them, elected, seals).")] = None,
+    suite: Annotated[Optional[str], typer.Option("--suite", help="A new chain's suite: ed25519 (Ed25519 + SHA-256, default) or sm2 (SM2 + SM3); an existing chain keeps its own.")] = None,
     config: ConfigFile = None,
 ) -> None:
     """Serve the deposit API (OpenAPI docs at /docs). Flags override FIVECHAINS_* variables and the --config file."""
@@ -60,7 +61,7 @@ def serve(
     from supervision_chain.api import create_app
     from supervision_chain.service import SupervisionChain
 
-    settings = settings_or_fail(config, {"certs_dir": certs, "supervision": {
+    settings = settings_or_fail(config, {"certs_dir": certs, "suite": suite, "supervision": {
         "data_dir": data_dir, "host": host, "port": port, "chain_id": chain_id, "db_url": db, "seal_entries": seal_entries,
         "seal_interval_ms": seal_interval_ms, "judicial": judicial, "workers": workers}})
     sv = settings.supervision
@@ -69,7 +70,8 @@ def serve(
     # an existing chain under the directory given (e.g. the `fivechains up` directory) is served, not a new one beside it
     data_dir = locate(settings.supervision_dir(), "supervision", database=sv.db_url is None) or settings.supervision_dir()
     chain_config = SupervisionConfig(data_dir, sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
-                                     late_after_ms=sv.late_after_ms, judicial_target=sv.judicial, certs_dir=settings.certs_dir)
+                                     late_after_ms=sv.late_after_ms, judicial_target=sv.judicial, certs_dir=settings.certs_dir,
+                                     hash_suite=settings.hash_suite(), key_type=settings.key_type())
     if sv.workers > 1:
         _serve_workers(chain_config, sv.host, sv.port, sv.workers)
         return
@@ -93,6 +95,7 @@ def _serve_workers(config: SupervisionConfig, host: str, port: int, workers: int
     import uvicorn
     from sqlalchemy.engine import make_url
 
+    from chain.hashing import suite_by_name
     from chain.ledger import Ledger
     from chain.note import format_vkey
     from supervision_chain.service import prepare_data_dir
@@ -104,7 +107,7 @@ def _serve_workers(config: SupervisionConfig, host: str, port: int, workers: int
         signer, _ = prepare_data_dir(config)
         store = open_supervision_store(config)
         try:
-            Ledger.create(store, config.chain_id, signer)
+            Ledger.open_or_create(store, config.chain_id, signer, suite_by_name(config.hash_suite))
         finally:
             store.close()
     except ChainError as exc:
@@ -157,7 +160,7 @@ def lender_add(
     lender_id: Annotated[str, typer.Argument(help="Lender id, e.g. L0001.")],
     name: Annotated[str, typer.Option("--name")],
     licence: Annotated[str, typer.Option("--licence", help="Licence number.")],
-    pubkey: Annotated[Path, typer.Option("--pubkey", help="The lender's public key file (FILE.pub from keys generate).")],
+    pubkey: Annotated[Path, typer.Option("--pubkey", help="The lender's public key file (FILE.pub from keys generate), Ed25519 or SM2.")],
     ctx: typer.Context, data_dir: DataDir = None, server: Server = None, token: Token = None, token_file: TokenFile = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -169,7 +172,7 @@ def lender_add(
     body = {"id": lender_id, "name": name, "licence": licence, "public_key": b64encode(raw)}
     result = _registry_call(ctx, data_dir, server, token, token_file, lambda e: add_lender(e, lender_id, name, licence, raw),
                             lambda h: _answer(h.post("/v1/admin/lenders", json=body)))
-    emit_json(result) if json_out else console.print(f"registered lender [bold]{lender_id}[/] ({name}, licence {licence})")
+    emit_json(result) if json_out else console.print(f"registered lender [bold]{lender_id}[/] ({name}, licence {licence}, {result['key_type']} key)")
 
 
 @lender_registry_app.command("list")

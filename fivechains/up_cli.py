@@ -11,6 +11,14 @@ from .config_cli import ConfigFile, settings_or_fail
 from .output import console
 
 
+def suite_label(ledger: object) -> str:
+    """"SM2 + SM3" or "Ed25519 + SHA256": a running chain's signatures and tree hash."""
+    from chain.note import SM2NoteVerifier
+
+    signatures = "SM2" if isinstance(ledger.verifier, SM2NoteVerifier) else "Ed25519"  # type: ignore[attr-defined]
+    return f"{signatures} + {ledger.suite.name.upper()}"  # type: ignore[attr-defined]
+
+
 def up(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Everything lives under here: supervision/, judicial/, certs/, consortium-ca/ (default: data).")] = None,
     supervision_port: Annotated[Optional[int], typer.Option("--supervision-port", help="Deposit API (HTTP) (default: 8400).")] = None,
@@ -19,6 +27,7 @@ def up(
     seal_interval_ms: Annotated[Optional[int], typer.Option(help="Seal every T ms (or 10,000 entries) (default: 500).")] = None,
     witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat); checkpoints are then published only when cosigned.")] = [],  # noqa: B006
     quorum: Annotated[Optional[int], typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = None,
+    suite: Annotated[Optional[str], typer.Option("--suite", help="A new chain's suite: ed25519 (Ed25519 + SHA-256, default) or sm2 (SM2 + SM3); an existing chain keeps its own.")] = None,
     config: ConfigFile = None,
 ) -> None:
     """Run the system: supervision chain → cross-link → judicial chain, keys and certificates made on first start.
@@ -33,16 +42,18 @@ def up(
     from supervision_chain.api import create_app
     from supervision_chain.service import SupervisionChain, SupervisionConfig
 
-    settings = settings_or_fail(config, {"data_dir": data_dir, "supervision": {"port": supervision_port, "seal_interval_ms": seal_interval_ms},
+    settings = settings_or_fail(config, {"data_dir": data_dir, "suite": suite, "supervision": {"port": supervision_port, "seal_interval_ms": seal_interval_ms},
                                          "judicial": {"port": judicial_port, "witnesses": list(witness), "quorum": quorum},
                                          "portal": {"port": portal_port}})
     sv, jc = settings.supervision, settings.judicial
     supervision_port, judicial_port, portal_port = sv.port, jc.port, settings.portal.port
     certs = settings.certs()
     supervision = SupervisionChain(SupervisionConfig(settings.supervision_dir(), sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
-                                                     late_after_ms=sv.late_after_ms, judicial_target=f"127.0.0.1:{judicial_port}", certs_dir=certs))
+                                                     late_after_ms=sv.late_after_ms, judicial_target=f"127.0.0.1:{judicial_port}", certs_dir=certs,
+                                                     hash_suite=settings.hash_suite(), key_type=settings.key_type()))
     ca_dir = ensure_consortium(certs, [supervision.config.chain_id])  # the CA key apart, in ca_dir: the servers read only certs
-    judicial = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum))
+    judicial = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum,
+                                            hash_suite=settings.hash_suite(), key_type=settings.key_type()))
     judicial.register_source(supervision.config.chain_id, supervision.vkey)
     server = serve(judicial, judicial_port, certs, host=jc.host)
     import threading
@@ -54,6 +65,7 @@ def up(
     portal.install_signal_handlers = lambda: None  # the main server owns the signals
     portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)
     portal_thread.start()
+    console.print(f"suites            supervision {suite_label(supervision.ledger)}, judicial {suite_label(judicial.ledger)}")
     console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://{jc.host}:{judicial_port} (mutual TLS, certificates in {certs}; "
                   f"the consortium CA key in {ca_dir}: keep it off serving hosts)")
     console.print(f"supervision chain [bold]{supervision.config.chain_id}[/]  http://{sv.host}:{supervision_port}  (API docs /docs)")

@@ -45,21 +45,26 @@ def serve(
     name: Annotated[str, typer.Option("--name", help="The witness's name, e.g. witness.procuratorate.gz.")],
     log: Annotated[list[str], typer.Option("--log", help="Verifier key of a log to witness (repeat for each).")],
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8700,
+    key_type: Annotated[str, typer.Option("--type", help="A new witness key's type: ed25519 or sm2 (an existing witness.key keeps its own).")] = "ed25519",
 ) -> None:
     """Serve add-checkpoint; prints the witness's verifier key (give it to the logs and clients)."""
     import uvicorn
 
+    from chain.errors import ChainError
     from chain.keys import generate_keypair, load_private_key
-    from chain.note import CosignatureSigner, format_vkey, parse_vkey
+    from chain.note import cosignature_signer, format_vkey, parse_vkey
     from chain.witness import Witness
     from chain_sql import open_store
     from chain_sql.witness_state import SQLWitnessState
 
     data_dir.mkdir(parents=True, exist_ok=True)
     key_file = data_dir / "witness.key"
-    if not key_file.exists():
-        generate_keypair(key_file)
-    signer = CosignatureSigner(name, load_private_key(key_file))
+    try:
+        if not key_file.exists():
+            generate_keypair(key_file, key_type.lower())
+        signer = cosignature_signer(name, load_private_key(key_file))
+    except ChainError as exc:
+        raise fail(str(exc)) from None
     try:
         logs = [parse_vkey(v) for v in log]
     except ValueError as exc:

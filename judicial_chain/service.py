@@ -27,7 +27,7 @@ from chain.hashing import suite_by_name
 from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
-from chain.note import Ed25519NoteVerifier, format_vkey, parse_vkey
+from chain.note import NoteVerifier, format_vkey, parse_vkey
 from chain.tiles import RightEdge
 from chain_sql import insert_rows, open_store
 from chain_sql.migrations import upgrade_schema
@@ -138,7 +138,7 @@ class JudicialChain:
             elif existing != vkey:
                 raise AnchorError("ALREADY_EXISTS", f"source {chain_id} is registered with another key")
 
-    def source_verifier(self, chain_id: str) -> Ed25519NoteVerifier:
+    def source_verifier(self, chain_id: str) -> NoteVerifier:
         with self.store.read_engine.connect() as conn:
             row = conn.execute(select(SOURCES).where(SOURCES.c.chain_id == chain_id)).first()
         if row is None or not row.enabled:
@@ -175,7 +175,10 @@ class JudicialChain:
                 raise AnchorError("FAILED_PRECONDITION", f"block {h.height} does not follow the last anchored block (fork or rewrite)")
             if len(entries) != h.entry_count or first_index != h.first_index:
                 raise AnchorError("INVALID_ARGUMENT", f"block {h.height} holds entries {h.first_index}–{h.tree_size - 1}; the request sent others")
-            suite = self.ledger.suite
+            try:  # the source's own tree hash, which its signed header names (not necessarily this chain's)
+                suite = suite_by_name(h.hash_suite)
+            except ValueError as exc:
+                raise AnchorError("INVALID_ARGUMENT", f"block {h.height}: {exc}") from None
             edge = edge_from_bytes(state.edge, state.tree_size, suite) if state else RightEdge(suite)
             edge.push([leaf_hash(e, suite) for e in entries])
             if edge.root() != h.root:

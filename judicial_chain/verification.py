@@ -214,6 +214,7 @@ def verify_bundle(bundle_text: str | bytes, judicial_vkey: str, evidence_digest:
     proof authenticates it and a change to any byte fails. Raises ChainError (ProofError/NoteError)
     or ValueError; returns the entry's facts.
     """
+    from chain.keys import paired_hash_suite
     from chain.note import parse_vkey
     from chain.tlog_proof import parse_tlog_proof, verify_tlog_proof
 
@@ -222,7 +223,9 @@ def verify_bundle(bundle_text: str | bytes, judicial_vkey: str, evidence_digest:
         raise ValueError("the bundle carries no judicial entry")
     verifier = parse_vkey(judicial_vkey)
     witnesses = [parse_vkey(v) for v in witness_vkeys]
-    signed = verify_tlog_proof(proof, leaf_hash(proof.extra), verifier, origin=verifier.name, witnesses=witnesses, min_witnesses=min_witnesses)
+    suite = paired_hash_suite(verifier)  # an SM2 chain's tree is SM3's, an Ed25519 chain's SHA-256's
+    signed = verify_tlog_proof(proof, leaf_hash(proof.extra, suite), verifier, origin=verifier.name, witnesses=witnesses,
+                               min_witnesses=min_witnesses, suite=suite)
     entry = asdict(parse_anchor_entry(proof.extra))
     if evidence_digest is not None and not hmac.compare_digest(entry["digest"], evidence_digest.lower()):
         raise ValueError("the bundle is genuine but the evidence's digest differs from the deposited one")

@@ -16,7 +16,7 @@ import httpx
 from chain.checkpoint import open_checkpoint
 from chain.errors import ChainError
 from chain.ledger import Ledger
-from chain.note import CosignatureVerifier, parse_note, parse_vkey
+from chain.note import CosignatureVerifier, SM2CosignatureVerifier, parse_note, parse_vkey
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +24,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class WitnessEndpoint:
     url: str
-    verifier: CosignatureVerifier
+    verifier: CosignatureVerifier | SM2CosignatureVerifier
 
     @classmethod
     def parse(cls, spec: str) -> WitnessEndpoint:
         """URL=VKEY, e.g. http://127.0.0.1:8700=witness.example/w1+1234abcd+BA…"""
         url, sep, vkey = spec.partition("=")
         verifier = parse_vkey(vkey) if sep else None
-        if not isinstance(verifier, CosignatureVerifier):
-            raise ValueError(f"a witness is URL=VKEY with a cosignature (type 0x04) key: {spec!r}")
+        if not isinstance(verifier, CosignatureVerifier | SM2CosignatureVerifier):
+            raise ValueError(f"a witness is URL=VKEY with a cosignature key (Ed25519 type 0x04, or SM2's): {spec!r}")
         return cls(url.rstrip("/"), verifier)
 
 

@@ -155,8 +155,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--blocks", type=int, default=20)
     parser.add_argument("--per-block", type=int, default=10_000)
-    parser.add_argument("--rate", type=int, default=5000)
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--rate", type=int, default=20_000, help="records/s deposited (issue 17: 20,000/s for 60 s, p99 < 1 s)")
+    parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="fivechains-bench-jc-"))
@@ -171,8 +171,8 @@ def main() -> None:
         (f"Anchoring over gRPC with mutual TLS ({args.blocks} blocks × {args.per_block:,} digests, one judicial server process)",
          f"{anchoring:,.0f} digests/s", f"{anchoring / 50_000:.2f}× of target", "≥ 50,000/s", "met" if anchoring >= 50_000 else "NOT met"),
         (f"Deposit → code visible to the lender, at {latency['rate']:,.0f} records/s for {args.seconds} s (100-item batches, default sealing 10k/500 ms)",
-         f"p50 {latency['p50']:.2f} s, p99 {latency['p99']:.2f} s ({latency['samples']} batches)", f"p99 {latency['p99'] / 2:.2f}× of limit",
-         "p99 < 2 s", "met" if latency["p99"] < 2 else "NOT met"),
+         f"p50 {latency['p50']:.2f} s, p99 {latency['p99']:.2f} s ({latency['samples']} batches)", f"p99 {latency['p99'] / 1:.2f}× of limit",
+         "p99 < 1 s", "met" if latency["p99"] < 1 else "NOT met"),
     ]
     body = "\n".join([f"Command: `./scripts/bench judicial` (rate={args.rate:,}/s, seconds={args.seconds})", f"Machine: {machine_summary()}", "",
                       *results_table(rows)])

@@ -5,7 +5,8 @@ gets a fresh 32-byte salt that hides its loan id behind the public commitment; t
 it with each item of the answer, for the lender to keep. A retry resends the very same signed
 body under the same idempotency key, so the chain stores a request once however often the
 network fails. Every signed text names the chain (fetched once from ``GET /v1/chain``), and
-every signed read carries a fresh nonce.
+every signed read carries a fresh nonce. The lender's key is Ed25519 or SM2 (whichever it registered);
+an SM2 signature is DER over the same text, SM3 with the standard's default user id.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.encoding import b64encode
+from chain.keys import PrivateKey
 
 from .records import Item, items_root, new_item_salt, read_text, request_text
 
@@ -53,7 +54,7 @@ class DepositItem:
 
 
 class LenderClient:
-    def __init__(self, server: str, lender_id: str, key: Ed25519PrivateKey, *, timeout: float = 60, retries: int = 5,
+    def __init__(self, server: str, lender_id: str, key: PrivateKey, *, timeout: float = 60, retries: int = 5,
                  transport: httpx.BaseTransport | None = None, chain_id: str | None = None) -> None:
         self.lender_id = lender_id
         self._chain_id = chain_id

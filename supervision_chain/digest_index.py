@@ -22,7 +22,9 @@ _HEIGHTS_PER_QUERY = 500
 
 
 def digest_key(digest_hex: str) -> int:
-    return int.from_bytes(bytes.fromhex(digest_hex[:16]), "big", signed=True)
+    """The digest's first 8 bytes as a signed 64-bit integer (big-endian), parsed straight from the hex."""
+    key = int(digest_hex[:16], 16)
+    return key - (1 << 64) if key >= 1 << 63 else key
 
 
 def _next_height(conn: Connection) -> int:

@@ -20,6 +20,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from chain.encoding import b64decode_strict, b64encode
 from chain.errors import NoteError
 from chain.merkle import leaf_hash, root
@@ -33,8 +35,11 @@ __all__ = [
     "Item",
     "new_item_salt",
     "item_bytes",
+    "encoded_item",
+    "encoded_items",
     "commitment",
     "entry_bytes",
+    "entries_bytes",
     "request_text",
     "receipt_text",
     "parse_receipt_text",
@@ -52,9 +57,11 @@ SALT_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 
 
-@dataclass(frozen=True)
-class Item:
-    """One deposit: the digest of a loan record, what it is about, and the salt that hides it."""
+class Item(msgspec.Struct, frozen=True):
+    """One deposit: the digest of a loan record, what it is about, and the salt that hides it.
+
+    A frozen msgspec struct rather than a dataclass: building one costs a tenth as much, and the
+    API decodes request bodies straight into a constrained subclass (``api/fast_body.py``)."""
 
     digest: str  # lowercase hex of the record's digest
     record_type: str
@@ -70,22 +77,43 @@ def new_item_salt() -> str:
 
 
 def item_bytes(item: Item) -> bytes:
-    """Canonical (RFC 8785) bytes of an item: what the lender signs and the commitment hashes.
+    """Canonical (RFC 8785) bytes of an item: what the lender signs and the commitment hashes."""
+    return encoded_item(item)[0]
 
-    Without metadata every value is a string or a safe integer, for which compact sorted
-    ``json.dumps`` is byte-for-byte RFC 8785 and three times faster; metadata (which may
-    hold any JSON) goes through the full canonicaliser.
+
+def encoded_items(items: list[Item]) -> list[tuple[bytes, str | None]]:
+    """``encoded_item`` of each item; one regular-expression call decides for a whole request that
+    no string needs escaping (the pattern is a class of characters: it matches the concatenation
+    exactly when it matches each value), then each item without metadata is one format."""
+    if not plain("".join([i.loan_id + i.digest + i.record_type + i.commitment_salt for i in items])):
+        return [encoded_item(i) for i in items]
+    fmt = '{"commitment_salt":"%s","digest":"%s","event_time_ms":%d,"loan_id":"%s","record_type":"%s"}'
+    return [((fmt % (i.commitment_salt, i.digest, i.event_time_ms, i.loan_id, i.record_type)).encode(), None)
+            if i.metadata is None else encoded_item(i) for i in items]
+
+
+def encoded_item(item: Item) -> tuple[bytes, str | None]:
+    """An item's canonical bytes and its metadata's canonical text (None without metadata), each made once.
+
+    When the strings hold only characters JSON never escapes, every value is a string or a safe
+    integer, and the keys are written in sorted order, a format string is byte-for-byte RFC 8785;
+    the metadata (which may hold any JSON) goes through the canonicaliser once and is spliced in
+    under its key (``metadata`` sorts between ``loan_id`` and ``record_type``).
     """
-    if item.metadata is None and plain(item.loan_id, item.digest, item.record_type, item.commitment_salt):
-        # only characters JSON never escapes: this is exactly what json.dumps/RFC 8785 would write
-        return b'{"commitment_salt":"%s","digest":"%s","event_time_ms":%d,"loan_id":"%s","record_type":"%s"}' % (
-            item.commitment_salt.encode(), item.digest.encode(), item.event_time_ms, item.loan_id.encode(), item.record_type.encode())
-    fields: dict[str, Any] = {"digest": item.digest, "event_time_ms": item.event_time_ms, "loan_id": item.loan_id,
-                              "record_type": item.record_type, "commitment_salt": item.commitment_salt}
-    if item.metadata is not None:
+    if not plain(item.loan_id + item.digest + item.record_type + item.commitment_salt):  # one regex call, same answer
+        fields: dict[str, Any] = {"digest": item.digest, "event_time_ms": item.event_time_ms, "loan_id": item.loan_id,
+                                  "record_type": item.record_type, "commitment_salt": item.commitment_salt}
+        if item.metadata is None:
+            return generic_bytes(fields), None
+        metadata = canonical_json(item.metadata)
         fields["metadata"] = item.metadata
-        return canonical_json(fields)
-    return generic_bytes(fields)
+        return canonical_json(fields), metadata.decode()
+    head = b'{"commitment_salt":"%s","digest":"%s","event_time_ms":%d,"loan_id":"%s"' % (
+        item.commitment_salt.encode(), item.digest.encode(), item.event_time_ms, item.loan_id.encode())
+    if item.metadata is None:
+        return b'%s,"record_type":"%s"}' % (head, item.record_type.encode()), None
+    metadata = canonical_json(item.metadata)
+    return b'%s,"metadata":%s,"record_type":"%s"}' % (head, metadata, item.record_type.encode()), metadata.decode()
 
 
 def commitment(item: Item) -> bytes:
@@ -102,6 +130,19 @@ def entry_bytes(lender_id: str, item: Item, item_commitment: bytes, deposit_time
     """The public ledger entry for one deposit (loan id, metadata and salt only inside the commitment)."""
     return encode_supervision_entry(SupervisionEntry(item_commitment.hex(), deposit_time_ms, item.digest, item.event_time_ms,
                                                      lender_id, item.record_type))
+
+
+def entries_bytes(lender_id: str, items: list[Item], commitments: list[bytes], deposit_time_ms: int) -> list[bytes]:
+    """``entry_bytes`` of a request's items, all deposited at one time: the group commit's hot loop.
+
+    One regular-expression call decides for the whole request that no value needs escaping (the
+    pattern is a class of characters, so it matches the concatenation exactly when it matches
+    each value); the lender and the time are then written into the format once, not per item.
+    """
+    if not plain(lender_id + "".join([i.digest + i.record_type for i in items])):
+        return [entry_bytes(lender_id, i, c, deposit_time_ms) for i, c in zip(items, commitments)]
+    fmt = '{"commitment":"%s","deposit_time_ms":' + str(deposit_time_ms) + ',"digest":"%s","event_time_ms":%d,"lender_id":"' + lender_id + '","record_type":"%s"}'
+    return [(fmt % (c.hex(), i.digest, i.event_time_ms, i.record_type)).encode() for i, c in zip(items, commitments)]
 
 
 def request_text(chain_id: str, lender_id: str, nonce: str, timestamp_ms: int, count: int, items_root_hash: bytes) -> str:

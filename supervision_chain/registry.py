@@ -1,4 +1,7 @@
-"""The lender registry, kept by the regulator: who may deposit, under which public key."""
+"""The lender registry, kept by the regulator: who may deposit, under which public key.
+
+A key is stored in its raw form, which names its type by its length: Ed25519's 32 bytes or SM2's
+65 bytes 0x04 ‖ x ‖ y; a lender signs with whichever it registered."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from chain.encoding import b64encode
+from chain.errors import KeyFileError
+from chain.keys import public_key_from_bytes
 
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Lender
@@ -24,9 +29,15 @@ def lender_view(row: Any) -> dict[str, Any]:
         "name": row.name,
         "licence": row.licence,
         "public_key": b64encode(row.public_key),
+        "key_type": lender_key_type(row.public_key),
         "enabled": bool(row.enabled),
         "created_ms": row.created_ms,
     }
+
+
+def lender_key_type(raw: bytes) -> str:
+    """"ed25519" or "sm2", from the stored raw key's length."""
+    return "sm2" if len(raw) == 65 else "ed25519"
 
 
 def add_lender(engine: Engine, lender_id: str, name: str, licence: str, public_key: bytes) -> dict[str, Any]:
@@ -34,8 +45,10 @@ def add_lender(engine: Engine, lender_id: str, name: str, licence: str, public_k
         raise InvalidInput("a lender id is 1–64 letters, digits or . _ : / - (no spaces)")
     if not name.strip() or not licence.strip():
         raise InvalidInput("a lender needs a name and a licence number")
-    if len(public_key) != 32:
-        raise InvalidInput("a lender's public key is a 32-byte Ed25519 key")
+    try:
+        public_key_from_bytes(public_key)  # its length names its type; an SM2 point must be on the curve
+    except KeyFileError:
+        raise InvalidInput("a lender's public key is Ed25519's 32 bytes or SM2's 65 bytes 0x04 ‖ x ‖ y (on the curve)") from None
     row = {"id": lender_id, "name": name.strip(), "licence": licence.strip(), "public_key": public_key,
            "enabled": True, "created_ms": int(time.time() * 1000)}
     try:

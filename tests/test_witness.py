@@ -70,3 +70,28 @@ def test_spec_status_codes(setup) -> None:
     assert witness.add_checkpoint(b"no blank line").status == 400
     assert witness.add_checkpoint(_body(0, [leaves[0]], good)).status == 422  # a proof from size 0
     assert witness.latest("00" * 32).status == 404
+
+
+def test_an_sm2_log_on_sm3_grows_under_an_sm2_witness(tmp_path) -> None:
+    """A witness checks an SM2 log's consistency proofs on SM3, its tree hash, and cosigns with SM2."""
+    from chain.hashing import SM3
+    from chain.note import SM2CosignatureSigner, SM2NoteSigner
+    from chain.sm2 import SM2PrivateKey
+
+    log = SM2NoteSigner(LOG, SM2PrivateKey.generate())
+    me = SM2CosignatureSigner("witness.test/sm2", SM2PrivateKey.generate())
+    store = open_store(tmp_path / "witness.db")
+    try:
+        witness = Witness(SQLWitnessState(store.engine), me, [log.verifier()])
+        leaves = [leaf_hash(b"%d" % i, SM3) for i in range(9)]
+        cp4 = sign_checkpoint(Checkpoint(LOG, 4, root(leaves[:4], SM3)), log).to_text()
+        assert witness.add_checkpoint(_body(0, [], cp4)).status == 200
+        cp9 = sign_checkpoint(Checkpoint(LOG, 9, root(leaves, SM3)), log).to_text()
+        grown = witness.add_checkpoint(_body(4, consistency_proof(leaves, 4, SM3), cp9))
+        assert grown.status == 200, grown.body
+        assert open_checkpoint(cp9 + grown.body, log.verifier(), witnesses=[me.verifier()], min_witnesses=1).checkpoint.size == 9
+        sha_leaves = [leaf_hash(b"%d" % i) for i in range(12)]  # a proof computed on the wrong hash fails
+        cp12 = sign_checkpoint(Checkpoint(LOG, 12, root(sha_leaves)), log).to_text()
+        assert witness.add_checkpoint(_body(9, consistency_proof(sha_leaves, 9), cp12)).status == 422
+    finally:
+        store.close()

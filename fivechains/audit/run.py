@@ -17,7 +17,8 @@ from typing import Any
 
 from chain.checkpoint import open_checkpoint
 from chain.errors import ChainError
-from chain.hashing import SHA256, HashSuite, suite_by_name
+from chain.hashing import HashSuite, suite_by_name
+from chain.keys import paired_hash_suite
 from chain.merkle import leaf_hash, verify_consistency
 from chain.note import Ed25519NoteVerifier, format_vkey, parse_vkey
 from chain.replay import ChainReplay, EntriesDoNotAddUp, name_changed_entries
@@ -59,7 +60,7 @@ def run_audit(request: AuditRequest, progress: Progress = lambda kind, done, tot
         sv_cp = sv_reader.checkpoint()
         sv_suite = suite_by_name(sv_reader.info.get("hash_suite", "sha256"))
         sv = _replay_for(sv_reader.info["chain_id"], sv_verifier, state, request.full, sv_suite)
-        jc = _replay_for(jc_verifier.name, jc_verifier, state, request.full, SHA256)  # type: ignore[arg-type]
+        jc = _replay_for(jc_verifier.name, jc_verifier, state, request.full, paired_hash_suite(jc_verifier))  # type: ignore[arg-type]
         resumed = bool(sv.size or jc.size)
         book = AnchorBook.from_state(state.crosslink) if resumed and state.crosslink else AnchorBook(sv.chain_id)
         if state.keys.get("supervision") and request.supervision_vkey is None and state.keys["supervision"] != sv_reader.info["vkey"]:

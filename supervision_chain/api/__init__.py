@@ -20,6 +20,7 @@ from service_kit.problems import install_problem_handlers
 from ..dashboard import add_dashboard
 from ..metrics import SupervisionMetrics
 from ..service import SupervisionChain
+from .openapi_examples import SIGNING_SCHEME, install_examples
 from .routes import audit, deposits, regulator
 from .schemas import DepositItemIn, DepositRequestIn, LenderIn
 
@@ -41,10 +42,12 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
     app = FastAPI(
         title="Five Chains — supervision chain (监管链)",
         version="1.0",
-        description="Lenders deposit digests of loan records; auditors read the chain. Errors are RFC 9457 problem+json.",
+        description="Lenders deposit digests of loan records; auditors read the chain. Errors are RFC 9457 problem+json. "
+        + SIGNING_SCHEME,
         lifespan=lifespan,
     )
     app.state.chain = chain
+    install_examples(app)  # real signed requests from docs/vectors as the document's examples
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     install_problem_handlers(app)
     for router in (deposits.router, audit.router, regulator.router):

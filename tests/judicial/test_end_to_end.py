@@ -27,8 +27,8 @@ from servers import ROOT, free_port  # noqa: E402
 class System:
     """`fivechains up` in a child process."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
+    def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.data_dir, self.extra = data_dir, extra  # extra: more `fivechains up` flags, e.g. --suite sm2
         self.sv_port, self.jc_port, self.portal_port = free_port(), free_port(), free_port()
         self.portal = f"http://127.0.0.1:{self.portal_port}"
         self.url = f"http://127.0.0.1:{self.sv_port}"
@@ -39,7 +39,7 @@ class System:
         self.proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(self.data_dir),
                                       "--supervision-port", str(self.sv_port), "--judicial-port", str(self.jc_port),
                                       "--portal-port", str(self.portal_port),
-                                      "--seal-interval-ms", "100"], stdout=log, stderr=subprocess.STDOUT,
+                                      "--seal-interval-ms", "100", *self.extra], stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
