@@ -17,18 +17,33 @@ import gmssl_pyx
 
 from .errors import KeyFileError, SignatureError
 
-__all__ = ["DEFAULT_USER_ID", "SM2PrivateKey", "SM2PublicKey", "sm3"]
+__all__ = ["DEFAULT_USER_ID", "SM2PrivateKey", "SM2PublicKey", "sm3", "user_hash"]
 
 DEFAULT_USER_ID = b"1234567812345678"
 _EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1 (id-ecPublicKey)
 _SM2_CURVE = bytes.fromhex("06082a811ccf5501822d")  # OID 1.2.156.10197.1.301 (sm2p256v1)
 _ALGORITHM = b"\x30" + bytes([len(_EC_PUBLIC_KEY + _SM2_CURVE)]) + _EC_PUBLIC_KEY + _SM2_CURVE
+# the recommended curve's a, b and base point: hashed into Z_A (GB/T 32918.2 §5.5), never computed with here
+_CURVE_A = bytes.fromhex("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC")
+_CURVE_B = bytes.fromhex("28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93")
+_CURVE_G = bytes.fromhex("32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7"
+                         "BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0")
 _PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END \1-----")
 
 
 def sm3(data: bytes) -> bytes:
     """SM3 digest (GB/T 32905)."""
     return gmssl_pyx.sm3_hash(data)
+
+
+def user_hash(point: bytes, user_id: bytes = DEFAULT_USER_ID) -> bytes:
+    """Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A): binds a signature to its signer's id and key.
+
+    Computed once per key; a signature then covers e = SM3(Z_A ‖ M), signed by the C library. (GmSSL's
+    one-call sign recomputes Z_A and is many times slower.)"""
+    if len(user_id) >= 8192:
+        raise KeyFileError("an SM2 user id is shorter than 8,192 bytes")
+    return sm3((len(user_id) * 8).to_bytes(2, "big") + user_id + _CURVE_A + _CURVE_B + _CURVE_G + point)
 
 
 # --- a little DER: enough for the fixed shapes of SM2 keys and signatures ----------------------
@@ -110,12 +125,17 @@ class SM2PublicKey:
         except Exception:
             raise KeyFileError("not an SM2 public key (the point is not on the curve)") from None
         self.user_id = user_id
+        self.z = user_hash(self.point, user_id)
+
+    def digest(self, message: bytes) -> bytes:
+        """e = SM3(Z_A ‖ message): what an SM2 signature by this key signs."""
+        return sm3(self.z + message)
 
     def verify(self, signature: bytes, message: bytes) -> None:
         """Raise SignatureError unless ``signature`` (DER) is this key's SM2 signature of ``message``."""
         try:
             signature_to_rs(signature)  # refuse non-DER bytes before the C library sees them
-            ok = gmssl_pyx.sm2_verify(self.point, message, signature, self.user_id)
+            ok = gmssl_pyx.sm2_verify_sm3_digest(self.point, self.digest(message), signature)
         except Exception:
             ok = False
         if not ok:
@@ -173,7 +193,7 @@ class SM2PrivateKey:
 
     def sign(self, message: bytes) -> bytes:
         """DER SM2 signature of ``message`` (SM3 with Z_A of this key's user id)."""
-        return gmssl_pyx.sm2_sign(self._secret, self._public.point, message, self._public.user_id)
+        return gmssl_pyx.sm2_sign_sm3_digest(self._secret, self._public.digest(message))
 
     def pkcs8_der(self) -> bytes:
         ec_private_key = _tlv(0x30, b"\x02\x01\x01" + _tlv(0x04, self._secret) + _tlv(0xA1, _tlv(0x03, b"\x00\x04" + self._public.point)))

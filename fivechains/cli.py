@@ -71,11 +71,14 @@ def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo ledger lives.")] = Path("data/demo"),
     records: Annotated[int, typer.Option(help="How many sample records to deposit.")] = 5000,
     keep_running: Annotated[bool, typer.Option("--keep-running/--no-keep-running", help="Leave the system up for the browser.")] = False,
+    suite: Annotated[str, typer.Option("--suite", help="ed25519 (Ed25519 + SHA-256) or sm2 (SM2 + SM3, 国密) for every chain and the lender.")] = "ed25519",
 ) -> None:
     """Show the system working: ledger, deposits and codes, then a case for the court portal."""
     from .demo import run_demo
 
-    run_demo(data_dir, records, keep_running=keep_running)
+    if suite not in ("ed25519", "sm2"):
+        raise typer.BadParameter("--suite is ed25519 or sm2")
+    run_demo(data_dir, records, keep_running=keep_running, suite=suite)
 
 
 if __name__ == "__main__":

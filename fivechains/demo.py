@@ -17,7 +17,8 @@ from rich.table import Table
 
 from chain.audit import audit_ledger
 from chain.errors import ChainError
-from chain.keys import load_or_create_signer
+from chain.hashing import suite_by_name
+from chain.keys import CHAIN_SUITES, load_or_create_signer
 from chain.ledger import Ledger
 from chain.merkle import verify_consistency
 from chain.tlog_proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
@@ -39,13 +40,16 @@ def _record(i: int) -> bytes:
     return encode_supervision_entry(SupervisionEntry(hidden, now, digest, now, f"L{1 + i % 3:04d}", RECORD_TYPES[i % 5]))
 
 
-def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5, keep_running: bool = False) -> None:
+def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5, keep_running: bool = False, suite: str = "ed25519") -> None:
+    """The ledger on its own, then the whole system; ``suite`` "sm2" runs every chain (and the lender) on SM2 + SM3."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    signer = load_or_create_signer(data_dir / KEY_FILE, CHAIN_ID)
+    key_type, hash_suite = CHAIN_SUITES[suite]
+    signer = load_or_create_signer(data_dir / KEY_FILE, CHAIN_ID, key_type)
     store = open_store(data_dir / DB_FILE)
-    ledger = Ledger.create(store, CHAIN_ID, signer)
+    ledger = Ledger.open_or_create(store, CHAIN_ID, signer, suite_by_name(hash_suite))
     console.rule("[bold]Five Chains ledger demo[/] — supervision chain on embedded SQLite")
-    console.print(f"data directory: {data_dir.resolve()}  (database {DB_FILE}, signing key {KEY_FILE}, mode 0600)")
+    console.print(f"data directory: {data_dir.resolve()}  (database {DB_FILE}, signing key {KEY_FILE}, mode 0600; "
+                  f"suite: {type(signer).__name__.removesuffix('NoteSigner')} + {ledger.suite.name.upper()})")
 
     start = store.size()
     per_block = max(1, records // blocks)
@@ -72,12 +76,12 @@ def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5, keep_running:
     parsed = parse_tlog_proof(proof_file.read_text())
     from chain.merkle import leaf_hash
 
-    verify_tlog_proof(parsed, leaf_hash(ledger.entry(index)), ledger.verifier, origin=CHAIN_ID)
+    verify_tlog_proof(parsed, leaf_hash(ledger.entry(index), ledger.suite), ledger.verifier, origin=CHAIN_ID, suite=ledger.suite)
     console.print(f"[green]✓[/] entry {index} proved offline from {proof_file.name} ({len(proof.hashes)} hashes, public key only)")
 
     old = ledger.block(max(0, ledger.latest_block().header.height - blocks + 1)).header
     cons = ledger.consistency_proof(old.tree_size, cp.checkpoint.size)
-    assert verify_consistency(old.tree_size, cp.checkpoint.size, old.root, cp.checkpoint.root, cons.hashes)
+    assert verify_consistency(old.tree_size, cp.checkpoint.size, old.root, cp.checkpoint.root, cons.hashes, ledger.suite)
     console.print(f"[green]✓[/] tree of size {old.tree_size} is a prefix of size {cp.checkpoint.size} (consistency proof, {len(cons.hashes)} hashes)")
 
     console.print("\n[bold]audit of the ledger[/]:")
@@ -103,5 +107,5 @@ def run_demo(data_dir: Path, records: int = 5000, blocks: int = 5, keep_running:
             Path(str(tampered) + suffix).unlink(missing_ok=True)
     from .demo_supervision import run_supervision_demo
 
-    run_supervision_demo(data_dir, keep_running)
+    run_supervision_demo(data_dir, keep_running, suite)
     console.rule("done")

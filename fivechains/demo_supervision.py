@@ -15,7 +15,8 @@ import httpx
 from rich.table import Table
 
 from chain.checkpoint import open_checkpoint
-from chain.keys import generate_keypair, load_private_key, public_key_bytes
+from chain.hashing import suite_by_name
+from chain.keys import CHAIN_SUITES, generate_keypair, load_private_key, public_key_bytes
 from chain.merkle import leaf_hash, verify_inclusion
 from chain.note import parse_vkey
 from judicial_chain.deposit_code import format_code
@@ -31,7 +32,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
+def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str = "ed25519") -> None:
     """Start `fivechains up`, deposit as a lender, show the codes, prepare a case for the court portal."""
     console.rule("[bold]fivechains up[/] — supervision chain (监管链) → judicial chain (司法链): a lender deposits, codes come back")
     system_dir = data_dir / "system"
@@ -40,8 +41,8 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
     portal = f"http://127.0.0.1:{pport}"
     log_path = data_dir / "up.log"
     command = [sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(system_dir),
-               "--supervision-port", str(sport), "--judicial-port", str(jport), "--portal-port", str(pport), "--seal-interval-ms", "200"]
-    console.print("$ fivechains up --data-dir " + str(system_dir) + f" --supervision-port {sport} --judicial-port {jport}")
+               "--supervision-port", str(sport), "--judicial-port", str(jport), "--portal-port", str(pport), "--seal-interval-ms", "200", "--suite", suite]
+    console.print("$ fivechains up --data-dir " + str(system_dir) + f" --supervision-port {sport} --judicial-port {jport} --suite {suite}")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -56,7 +57,7 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
         token = (system_dir / "supervision" / "regulator.token").read_text().strip()
         key_file = data_dir / "lender-L0001.key"
         if not key_file.exists():
-            generate_keypair(key_file)
+            generate_keypair(key_file, CHAIN_SUITES[suite][0])  # the lender's key of the same suite
         key = load_private_key(key_file)
         auth = {"Authorization": f"Bearer {token}"}
         lender = {"id": "L0001", "name": "Yue Xiu Online Lending", "licence": "GZ-2026-001",
@@ -76,7 +77,8 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
         with LenderClient(url, "L0001", key) as client:
             answer = client.deposit(items)
             console.print(f"202 accepted: {len(answer['items'])} digests, receipt signed by the chain, seal promised by {answer['seal_by_ms']}")
-            vkey = parse_vkey(httpx.get(url + "/v1/chain").json()["vkey"])
+            info = httpx.get(url + "/v1/chain").json()
+            vkey, suite_of_tree = parse_vkey(info["vkey"]), suite_by_name(info["hash_suite"])
             table = Table("index", "type", "status", "block", "proof", title="the lender's status look-ups")
             table.add_column("deposit code 存证编码", no_wrap=True, min_width=17)
             views = client.wait_for([i["index"] for i in answer["items"]], "anchored", timeout=30)
@@ -84,8 +86,8 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
                 view = views[item["index"]]
                 cp = open_checkpoint(view["checkpoint"], vkey).checkpoint
                 entry = httpx.get(url + "/v1/entries", params={"start": item["index"], "end": item["index"] + 1}).json()["entries"][0]
-                ok = verify_inclusion(leaf_hash(entry["data"].encode()), item["index"], cp.size,
-                                      [base64.b64decode(h) for h in view["inclusion_proof"]], cp.root)
+                ok = verify_inclusion(leaf_hash(entry["data"].encode(), suite_of_tree), item["index"], cp.size,
+                                      [base64.b64decode(h) for h in view["inclusion_proof"]], cp.root, suite_of_tree)
                 code = format_code(view["deposit_code"]) if view.get("deposit_code") else "—"
                 table.add_row(str(item["index"]), kind, view["status"], str(view["block_height"]), "[green]verified[/]" if ok else "[red]FAILED[/]", code)
             console.print(table)
@@ -99,7 +101,7 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False) -> None:
         console.print("verify the demo case in a browser · 在浏览器中核验演示案件:")
         console.print(f"  portal   {portal}/web/login", soft_wrap=True)
         console.print(f"  judge    {judge_id}", soft_wrap=True)
-        console.print(f"  password {password}", soft_wrap=True)
+        console.print(f"  password {password}  (one-time: the portal asks you to choose your own at sign-in)", soft_wrap=True)
         console.print(f"  case     {case_zip.resolve()}  (two records verify; one was edited after deposit: tampered)", soft_wrap=True)
         if keep_running:
             console.print("the system keeps running; press Ctrl-C to stop")

@@ -211,3 +211,12 @@ def test_a_ledger_on_sm2_and_sm3_seals_proves_offline_and_audits(tmp_path: Path)
     report = audit_ledger(store, parse_vkey(vkey))
     assert report.ok, report.to_dict()
     store.close()
+
+
+def test_user_hash_of_the_standards_example():
+    """Z_A of the example key with the default id, as GM/T 0003.5 states it."""
+    from chain.sm2 import user_hash
+
+    assert user_hash(EXAMPLE_PUBLIC).hex().upper() == "B2E14C5C79C6DF5B85F4FE7ED8DB7A262B9DA7E07CCB0EA9F4747B8CCDA8A4F3"
+    assert SM2PublicKey(EXAMPLE_PUBLIC).digest(b"message digest").hex().upper() == \
+        "F0B43E94BA45ACCAACE692ED534382EB17E6AB5A19CE7B31F4486FDFC0D28640"

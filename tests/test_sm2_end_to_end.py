@@ -101,3 +101,21 @@ def test_an_existing_chain_keeps_its_suite(tmp_path: Path) -> None:
         assert chain["vkey"] == vkey and chain["hash_suite"] == "sm3"
     finally:
         again.stop()
+
+
+def test_the_demo_runs_on_sm2(tmp_path) -> None:
+    """`fivechains demo --suite sm2`: the ledger, deposits, codes and the audit, all on SM2 + SM3."""
+    import os
+    import subprocess
+    import sys
+
+    from chain.keys import load_private_key
+    from chain.sm2 import SM2PrivateKey
+
+    run = subprocess.run([sys.executable, "-m", "fivechains.cli", "demo", "--data-dir", str(tmp_path / "demo"), "--records", "600",
+                          "--no-keep-running", "--suite", "sm2"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "COLUMNS": "200"})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "suite: SM2 + SM3" in run.stdout and run.stdout.count("verified") >= 3 and "→ OK" in run.stdout
+    for chain in ("supervision", "judicial"):  # every chain the demo made signs with SM2
+        assert isinstance(load_private_key(tmp_path / "demo" / "system" / chain / "signer.key"), SM2PrivateKey)
