@@ -26,6 +26,9 @@ from .tiles import TILE_HEIGHT, RightEdge, TileReader, split_hashes, tile_width_
 __all__ = ["Ledger", "AppendResult", "InclusionProof", "ConsistencyProof"]
 
 
+RECENT_LEAVES = 1_000_000  # at most this many leaf hashes (32 MiB) are kept for the next seal
+
+
 @dataclass(frozen=True)
 class AppendResult:
     """Where appended entries landed: indexes first_index … first_index + len(leaf_hashes) − 1."""
@@ -70,6 +73,9 @@ class Ledger:
         self._tiles = TileReader(self._tile_source, self.suite)
         self._edge: RightEdge | None = None
         self._seal_lock = threading.Lock()
+        self._recent_lock = threading.Lock()
+        self._recent: list[bytes] = []  # leaf hashes of this process's latest appends, from index _recent_first
+        self._recent_first = self._recent_end = -1
 
     @classmethod
     def create(
@@ -101,7 +107,31 @@ class Ledger:
         """
         hashes = [leaf_hash(e, self.suite) for e in entries]
         first = self.store.append(entries, hashes, also)
+        self._remember(first, hashes)
         return AppendResult(first, hashes)
+
+    def _remember(self, first: int, hashes: list[bytes]) -> None:
+        """Keep the leaf hashes this process just stored, so the next seal need not read them back."""
+        with self._recent_lock:
+            if self._recent_end != first:  # another process appended in between (PostgreSQL): start afresh
+                self._recent, self._recent_first = [], first
+            self._recent.extend(hashes)
+            self._recent_end = first + len(hashes)
+            if len(self._recent) > RECENT_LEAVES:  # a seal fell behind: forget the oldest, it reads them back
+                drop = len(self._recent) - RECENT_LEAVES
+                del self._recent[:drop]
+                self._recent_first += drop
+
+    def _leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        """Leaf hashes of entries start..end-1: from this process's own recent appends when it has them all
+        (they are what it stored, in the same transaction), else from storage."""
+        with self._recent_lock:
+            if self._recent_first <= start and end <= self._recent_end:
+                found = self._recent[start - self._recent_first : end - self._recent_first]
+                del self._recent[: end - self._recent_first]  # sealed: no longer needed
+                self._recent_first = end
+                return found
+        return self.store.leaf_hashes(start, end)
 
     def seal(self, *, max_entries: int | None = None, now_ms: int | None = None) -> Block | None:
         """Seal the appended entries (at most ``max_entries``) into a signed block.
@@ -122,7 +152,7 @@ class Ledger:
             if end <= sealed:
                 return None
             edge = self._edge_at(sealed).copy()
-            tiles = edge.push(self.store.leaf_hashes(sealed, end))
+            tiles = edge.push(self._leaf_hashes(sealed, end))
             if edge.size != end:
                 raise StorageError(f"entries {sealed}..{end - 1} are not all stored; cannot seal")
             prev = open_block(latest.header, self.verifier) if latest else None
@@ -185,6 +215,8 @@ class Ledger:
         by tree size, so it cannot serve a stale edge anyway, but a new term starts from storage)."""
         with self._seal_lock:
             self._edge = None
+        with self._recent_lock:
+            self._recent, self._recent_first, self._recent_end = [], -1, -1
 
     def _edge_at(self, size: int) -> RightEdge:
         """The right edge of the tree at a sealed ``size``, from storage (cached for the sealer, by size:

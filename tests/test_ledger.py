@@ -147,3 +147,30 @@ def test_mirror_import_checks_every_block(tmp_path, signer) -> None:
     assert mirror.inclusion_proof(456).hashes == source.inclusion_proof(456).hashes
     source_store.close()
     mirror_store.close()
+
+
+def test_a_seal_uses_this_processs_appends_and_reads_back_what_others_appended(tmp_path) -> None:
+    """The sealer takes the leaf hashes it just stored from memory; entries another process appended (or that it
+    no longer holds) are read back from storage, and either way the block is the same."""
+    from chain.keys import generate_private_key
+    from chain.ledger import Ledger
+    from chain.merkle import leaf_hash, root
+    from chain.note import Ed25519NoteSigner
+    from chain_sql import open_store
+
+    signer = Ed25519NoteSigner("t.example/a", generate_private_key())
+    store = open_store(tmp_path / "a.db")
+    mine = Ledger.create(store, "t.example/a", signer)
+    other = Ledger(open_store(tmp_path / "a.db"), signer=signer)  # a second process on the same database
+    reads: list[tuple[int, int]] = []
+    real = store.leaf_hashes
+    store.leaf_hashes = lambda a, b: (reads.append((a, b)), real(a, b))[1]  # type: ignore[method-assign]
+    mine.append([b"a", b"b"])
+    assert mine.seal() is not None and reads == []  # from memory
+    other.append([b"c"])  # appended elsewhere: a gap in this process's memory
+    mine.append([b"d"])
+    block = mine.seal()
+    assert reads == [(2, 4)] and block is not None
+    assert block.header.root == root([leaf_hash(x) for x in (b"a", b"b", b"c", b"d")])
+    mine.append([b"e", b"f", b"g"])
+    assert mine.seal(max_entries=1).header.tree_size == 5 and mine.seal().header.tree_size == 7 and reads == [(2, 4)]

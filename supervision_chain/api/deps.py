@@ -23,7 +23,7 @@ def b64(value: str, what: str) -> bytes:
         raise InvalidInput(f"{what} is not valid base64") from None
 
 
-def get_chain(request: Request) -> SupervisionChain:
+async def get_chain(request: Request) -> SupervisionChain:  # async: no worker thread just to read app state
     return request.app.state.chain
 
 
