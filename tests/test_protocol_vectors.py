@@ -29,7 +29,7 @@ PROTOCOL = ROOT / "docs" / "protocol.md"
 
 
 def _generator() -> Any:
-    loader = importlib.machinery.SourceFileLoader("gen_vectors", str(ROOT / "scripts" / "gen-vectors"))
+    loader = importlib.machinery.SourceFileLoader("gen_vectors", str(ROOT / "scripts" / "gen_vectors.py"))
     spec = importlib.util.spec_from_loader("gen_vectors", loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
