@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE_FORBIDDEN = {"fastapi", "starlette", "uvicorn", "httpx", "grpc", "grpc_health", "grpc_reflection", "sqlalchemy",
                   "sqlmodel", "psycopg", "alembic", "jinja2", "proto", "chain_sql", "supervision_chain", "judicial_chain",
                   "fivechains", "service_kit"}
-PACKAGES = ["chain", "chain_sql", "evidence", "service_kit", "supervision_chain", "judicial_chain", "fivechains", "proto"]
+PACKAGES = ["chain", "chain_sql", "evidence", "service_kit", "supervision_chain", "judicial_chain", "risk_chain", "fivechains", "proto"]
 
 
 def _imports(path: Path) -> list[tuple[str, list[str], int]]:
