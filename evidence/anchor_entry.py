@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from .canonical_json import MAX_SAFE_INT
 from .entry_codec import HEX64, SAFE_INT, EntryError, generic_bytes, load_object, plain
-from .supervision_entry import SupervisionEntry
+from .supervision_entry import SupervisionEntry, parse_supervision_entry, supervision_entry_fields
 
-__all__ = ["AnchorEntry", "encode_anchor_entry", "parse_anchor_entry", "anchor_of", "EntryError"]
+__all__ = ["AnchorEntry", "encode_anchor_entry", "parse_anchor_entry", "anchor_of", "anchor_entries", "EntryError"]
 
 _WHAT = "a judicial anchor entry"
 _INTS = ("deposit_time_ms", "event_time_ms", "source_index")
@@ -67,3 +67,30 @@ def parse_anchor_entry(data: bytes | str, *, fast: bool = True) -> AnchorEntry:
     if not match and encode_anchor_entry(entry) != data:
         raise EntryError(f"not {_WHAT}: not in canonical form (sorted keys, compact)")
     return entry
+
+
+def anchor_entries(source: str, first_index: int, entries: list[bytes]) -> list[bytes]:
+    """The anchor entries for a block of supervision entries, in one pass: byte for byte
+    ``encode_anchor_entry(anchor_of(source, i, parse_supervision_entry(e)))``, but an entry in the form the
+    supervision chain writes is rewritten straight from the parser's match (its values hold only characters
+    JSON never escapes). EntryError names the first entry that is not a canonical supervision entry."""
+    if not plain(source):
+        return [_slow(source, i, e) for i, e in enumerate(entries, first_index)]
+    tail = b'","source":"' + source.encode() + b'","source_index":%d}'
+    out = []
+    for index, data in enumerate(entries, first_index):
+        fields = supervision_entry_fields(data)
+        if fields is None:  # not the fast form: the strict parser decides (and names what is wrong)
+            out.append(_slow(source, index, data))
+            continue
+        deposit, digest, event, lender, kind = fields
+        out.append(b'{"deposit_time_ms":%s,"digest":"%s","event_time_ms":%s,"lender_id":"%s","record_type":"%s' % (
+            deposit, digest, event, lender, kind) + tail % index)
+    return out
+
+
+def _slow(source: str, index: int, data: bytes) -> bytes:
+    try:
+        return encode_anchor_entry(anchor_of(source, index, parse_supervision_entry(data)))
+    except EntryError as exc:
+        raise EntryError(f"entry {index}: {exc}") from None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .canonical_json import MAX_SAFE_INT
 from .entry_codec import HEX64, SAFE_INT, EntryError, generic_bytes, load_object, plain
 
-__all__ = ["SupervisionEntry", "encode_supervision_entry", "parse_supervision_entry", "EntryError"]
+__all__ = ["SupervisionEntry", "encode_supervision_entry", "parse_supervision_entry", "supervision_entry_fields", "EntryError"]
 
 _WHAT = "a supervision entry"
 _INTS = ("deposit_time_ms", "event_time_ms")
@@ -65,3 +65,15 @@ def parse_supervision_entry(data: bytes, *, fast: bool = True) -> SupervisionEnt
     if not match and encode_supervision_entry(entry) != data:
         raise EntryError(f"not {_WHAT}: not in canonical form (sorted keys, compact)")
     return entry
+
+
+def supervision_entry_fields(data: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes] | None:
+    """(deposit time, digest, event time, lender id, record type) as the bytes written in an entry of the form
+    the supervision chain writes, or None for any other bytes (then ``parse_supervision_entry`` decides)."""
+    match = _FAST.fullmatch(data)
+    if match is None:
+        return None
+    _, deposit, digest, event, lender, kind = match.groups()
+    if int(deposit) > MAX_SAFE_INT or int(event) > MAX_SAFE_INT:
+        return None
+    return deposit, digest, event, lender, kind

@@ -31,7 +31,7 @@ from chain.note import NoteVerifier, format_vkey, parse_vkey
 from chain.tiles import RightEdge
 from chain_sql import insert_rows, open_store
 from chain_sql.migrations import upgrade_schema
-from evidence.anchor_entry import anchor_of, encode_anchor_entry
+from evidence.anchor_entry import anchor_entries, anchor_of, encode_anchor_entry
 from evidence.entry_codec import EntryError
 from evidence.supervision_entry import parse_supervision_entry
 
@@ -183,12 +183,10 @@ class JudicialChain:
             edge.push([leaf_hash(e, suite) for e in entries])
             if edge.root() != h.root:
                 raise AnchorError("INVALID_ARGUMENT", f"the entries of block {h.height} do not add up to its signed root")
-            judicial = []
-            for index, data in enumerate(entries, start=first_index):
-                try:
-                    judicial.append(judicial_entry(source_chain_id, index, data))
-                except EntryError as exc:
-                    raise AnchorError("INVALID_ARGUMENT", f"entry {index} is not a supervision deposit record: {exc}") from None
+            try:
+                judicial = anchor_entries(source_chain_id, first_index, entries)
+            except EntryError as exc:
+                raise AnchorError("INVALID_ARGUMENT", f"block {h.height}: {exc} (not a supervision deposit record)") from None
             self._remember_names(source_chain_id, lender_names or {})
             return self._store(source_chain_id, block, checkpoint_text, edge, entries, judicial, state is None)
 

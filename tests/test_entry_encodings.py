@@ -7,7 +7,7 @@ import json
 
 import pytest
 import rfc8785
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidence.anchor_entry import AnchorEntry, anchor_of, encode_anchor_entry, parse_anchor_entry
@@ -83,3 +83,28 @@ def test_the_anchor_parser_is_strict() -> None:
                 data.replace(b'"source":"sv/gz"', b'"source":""'), data + b"\n", json.dumps(json.loads(data), indent=1).encode()):
         with pytest.raises(EntryError):
             parse_anchor_entry(bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lenders=st.lists(st.sampled_from(["L1", "银行 \"q\"", "a" * 64, "x.y:z/1-2"]), min_size=1, max_size=8),
+       source=st.sampled_from(["s.x/gz", "源 chain"]), first=st.integers(0, 2**53 - 100), times=st.integers(0, 2**53 - 1))
+def test_a_blocks_anchor_entries_in_one_pass_equal_the_entry_by_entry_path(lenders, source, first, times) -> None:
+    from evidence.anchor_entry import anchor_entries, anchor_of, encode_anchor_entry
+    from evidence.supervision_entry import SupervisionEntry, encode_supervision_entry, parse_supervision_entry
+
+    block = [encode_supervision_entry(SupervisionEntry("cd" * 32, times, "ab" * 32, times // 2, lender, "repayment")) for lender in lenders]
+    expected = [encode_anchor_entry(anchor_of(source, i, parse_supervision_entry(e))) for i, e in enumerate(block, first)]
+    assert anchor_entries(source, first, block) == expected
+
+
+def test_a_block_with_a_bad_entry_is_refused_naming_it() -> None:
+    import pytest as _pytest
+
+    from evidence.anchor_entry import anchor_entries
+    from evidence.entry_codec import EntryError
+    from evidence.supervision_entry import SupervisionEntry, encode_supervision_entry
+
+    good = encode_supervision_entry(SupervisionEntry("cd" * 32, 5, "ab" * 32, 3, "L1", "repayment"))
+    for bad in (good.replace(b'"L1"', b'"L1" '), good.replace(b"5,", b"05,"), b'{"digest":"x"}', good[:-1]):
+        with _pytest.raises(EntryError, match="entry 11"):
+            anchor_entries("s.x/gz", 10, [good, bad])
