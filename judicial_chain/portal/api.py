@@ -118,7 +118,7 @@ def create_portal_app(chain: JudicialChain, *, workers: int = WORKERS, failed_lo
     @app.get("/v1/verifications/{job_id}", tags=["verification"], summary="Progress, then the verdicts")
     def status(job_id: Annotated[str, Path(max_length=64)], who: Annotated[str, Depends(judge)],
                offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = MAX_ITEMS) -> JSONResponse:
-        return JSONResponse(board.get(job_id, who, results=True).view(offset, limit))
+        return JSONResponse(board.get(job_id, who, window=(offset, limit)).view(offset, limit))
 
     @app.get("/v1/verifications/{job_id}/report.csv", tags=["verification"], response_class=PlainTextResponse, summary="Verdicts as CSV")
     def report_csv(job_id: Annotated[str, Path(max_length=64)], who: Annotated[str, Depends(judge)]) -> PlainTextResponse:
@@ -134,10 +134,11 @@ def create_portal_app(chain: JudicialChain, *, workers: int = WORKERS, failed_lo
              summary="Offline proof bundle (C2SP tlog-proof) of one verified item")
     def bundle(job_id: Annotated[str, Path(max_length=64)], position: Annotated[int, Path(ge=0, le=MAX_ITEMS)],
                who: Annotated[str, Depends(judge)]) -> PlainTextResponse:
-        job = board.get(job_id, who, results=True)
-        if position >= len(job.results) or job.results[position]["verdict"] != "verified":
+        job = board.get(job_id, who, window=(position, 1))
+        found = job.results[position - job.results_from] if 0 <= position - job.results_from < len(job.results) else None
+        if found is None or found["verdict"] != "verified":
             raise NotFound("only a verified item has a proof bundle")
-        index = job.results[position]["judicial_index"]
+        index = found["judicial_index"]
         return PlainTextResponse(board.verifier.bundles([index])[index], headers={"Content-Disposition": f'attachment; filename="item-{position}.tlog-proof"'})
 
     @app.get("/v1/chain", tags=["verification"], summary="The judicial chain's id and verifier key (for offline bundles)")

@@ -240,7 +240,9 @@ def add_web_routes(app: FastAPI, chain: Any, board: JobBoard, trust_forwarded_pr
 
     @app.get("/web/jobs/{job_id}/status", include_in_schema=False)
     def job_status(request: Request, job_id: str) -> Response:
-        job = _job(request, job_id)
+        job = _job(request, job_id, results=False)  # a progress poll reads no verdicts …
+        if isinstance(job, Job) and job.status == "done":
+            job = _job(request, job_id)  # … until there are all of them to show
         if not isinstance(job, Job):
             return JSONResponse({"error": "sign in"}, status_code=401)
         view = job.view(0, len(job.results))

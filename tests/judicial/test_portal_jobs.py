@@ -169,6 +169,24 @@ def test_successful_look_ups_do_not_spend_the_budget(court) -> None:
     assert view["counts"]["verified"] == 5000 and view["counts"]["unknown_code"] == 10 and view["counts"]["not_checked"] == 20
 
 
+def test_a_page_of_verdicts_is_read_from_the_chunks_that_hold_it(court) -> None:
+    """offset/limit across chunk boundaries give exactly that slice of the whole list (a progress poll reads none)."""
+    data_dir, codes, auth = court
+    portal = Portal(data_dir).start()
+    try:
+        items = [{"code": codes[n % 4], "digest": f"{n % 4:064x}", "path": f"item-{n}"} for n in range(2 * CHUNK + 500)]
+        job = httpx.post(portal.url + "/v1/verifications", json={"case_id": "pages", "items": items}, headers=auth).json()["job_id"]
+        everything = wait_done(portal.url, job, auth)["items"]
+        assert [i["path"] for i in everything] == [f"item-{n}" for n in range(len(items))]
+        for offset, limit in ((0, 1), (CHUNK - 10, 20), (CHUNK, CHUNK), (2 * CHUNK + 499, 5), (len(items), 3), (7, len(items))):
+            page = httpx.get(f"{portal.url}/v1/verifications/{job}", params={"offset": offset, "limit": limit}, headers=auth).json()
+            assert page["items"] == everything[offset : offset + limit], (offset, limit)
+        bundle = httpx.get(f"{portal.url}/v1/verifications/{job}/items/{CHUNK + 3}/bundle", headers=auth)
+        assert bundle.status_code == 200 and "tlog-proof" in bundle.text.splitlines()[0]
+    finally:
+        portal.stop()
+
+
 def _free_port() -> int:
     from servers import free_port
 
