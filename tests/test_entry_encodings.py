@@ -108,3 +108,17 @@ def test_a_block_with_a_bad_entry_is_refused_naming_it() -> None:
     for bad in (good.replace(b'"L1"', b'"L1" '), good.replace(b"5,", b"05,"), b'{"digest":"x"}', good[:-1]):
         with _pytest.raises(EntryError, match="entry 11"):
             anchor_entries("s.x/gz", 10, [good, bad])
+
+
+@settings(max_examples=200, deadline=None)
+@given(lender=st.sampled_from(["L1", "银行 \"q\"", "a" * 64]), source=st.sampled_from(["s.x/gz", "源 chain"]),
+       index=st.integers(0, 2**53 - 1), times=st.integers(0, 2**53 - 1))
+def test_anchor_facts_read_what_the_strict_parser_reads(lender, source, index, times) -> None:
+    from evidence.anchor_entry import anchor_facts
+
+    data = encode_anchor_entry(AnchorEntry(times, "ab" * 32, times // 3, lender, "repayment", source, index))
+    entry = parse_anchor_entry(data)
+    assert anchor_facts(data) == (entry.source, entry.source_index, entry.digest, entry.lender_id, entry.deposit_time_ms)
+    for bad in (data + b" ", data.replace(b"{", b"{ ", 1), data[:-1]):
+        with pytest.raises(EntryError):
+            anchor_facts(bad)

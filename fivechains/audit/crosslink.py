@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence.anchor_entry import parse_anchor_entry
+from evidence.anchor_entry import anchor_facts
 from evidence.entry_codec import EntryError
-from evidence.supervision_entry import parse_supervision_entry
+from evidence.supervision_entry import parse_supervision_entry, supervision_entry_fields
 
 __all__ = ["AnchorBook"]
 
@@ -53,6 +53,11 @@ class AnchorBook:
             self.open_blocks.append((height, end, time_ms))
             return
         for data in entries:
+            fields = supervision_entry_fields(data)  # the form the chain writes, read with one regular expression
+            if fields is not None:
+                deposit, digest, _event, lender, _kind = fields
+                self.records.append((digest.decode(), lender.decode(), int(deposit)))
+                continue
             try:
                 r = parse_supervision_entry(data)
                 self.records.append((r.digest, r.lender_id, r.deposit_time_ms))
@@ -67,11 +72,10 @@ class AnchorBook:
         ``gaps_allowed``: the entry comes from a damaged block whose missing entries are named already.
         """
         try:
-            entry = parse_anchor_entry(data)
+            source, at, digest, lender_id, deposit_time_ms = anchor_facts(data)
         except EntryError:
             find("the judicial entry is not an anchor record", block=height, entry=index)
             return
-        source, at = entry.source, entry.source_index
         if source != self.source:
             return  # another source chain: not this audit's business
         if at < self.next_anchored:
@@ -83,7 +87,7 @@ class AnchorBook:
         if at > self.next_anchored and not gaps_allowed:
             find(f"supervision entries {self.next_anchored}–{at - 1} were skipped: never anchored", block=height, entry=index)
         record = self.records[at - self.base]
-        if record != UNCHECKED and (record is None or (entry.digest, entry.lender_id, entry.deposit_time_ms) != record):
+        if record != UNCHECKED and (record is None or (digest, lender_id, deposit_time_ms) != record):
             find(f"anchors supervision entry {at} with another digest, lender or deposit time than the supervision chain holds",
                  block=height, entry=index)
         self.next_anchored = at + 1
