@@ -158,7 +158,7 @@ def run_one(workdir: Path, name: str, db_url: str | None, processes: int, worker
         store = open_supervision_store(SupervisionConfig(data_dir, db_url=db_url))
         add_lender(store.engine, "L1", "Bench Lender", "GZ-BENCH", public_key_bytes(key.public_key()))
         store.close()
-        bodies = signed_bodies(key, "L1", records // 1000, 1000, name)
+        bodies = signed_bodies(f"http://127.0.0.1:{ports[0]}", key, "L1", records // 1000, 1000, name)
         time.sleep(1)  # let every worker finish starting (and the election settle)
         meter = CpuMeter([p.pid for p in procs])
         result = blast(ports, bodies, clients, threads)
