@@ -88,7 +88,7 @@ def main() -> None:
          "met" if ratio >= 0.7 else "NOT met"),
     ]
     body = "\n".join([
-        f"Command: `python scripts/bench_sm2.py` (records={args.records:,} per chain); clients share the cores with the server",
+        f"Command: `./scripts/bench sm2` (records={args.records:,} per chain); clients share the cores with the server",
         f"Machine: {machine_summary()}",
         "",
         *results_table(rows),
