@@ -19,7 +19,7 @@ import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -141,15 +141,24 @@ def parse_note(data: str | bytes, max_signatures: int = 64) -> Note:
     return Note(text, tuple(signatures))
 
 
-class Ed25519NoteVerifier:
-    """Verifies Ed25519 note signatures (type 0x01) of one named key."""
+class _NamedVerifier:
+    """What every note verifier shares: a named public key, its key id by the spec's rule, strict matching of a
+    signature line to the key, and the vkey's key material. Each suite says how its key's bytes are written
+    and how a signature is checked."""
 
-    sig_type = SIG_ED25519
+    sig_type: int | bytes
+    public_key: Any
 
-    def __init__(self, name: str, public_key: Ed25519PublicKey) -> None:
+    def __init__(self, name: str, public_key: Any) -> None:
         self.name = _check_name(name)
         self.public_key = public_key
-        self.key_id = key_id(name, self.sig_type, _raw(public_key))
+        self.key_id = key_id(name, self.sig_type, self._public_bytes())
+
+    def _public_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    def _verifies(self, signature: bytes, message: bytes) -> bool:
+        raise NotImplementedError
 
     def _message(self, text: str, sig: Signature) -> bytes:
         return text.encode()
@@ -160,20 +169,36 @@ class Ed25519NoteVerifier:
     def verify(self, text: str, sig: Signature) -> None:
         if sig.name != self.name or sig.key_id != self.key_id:
             raise NoteError(f"the signature is not from key {self.name}")
-        try:
-            self.public_key.verify(self._signature(sig), self._message(text, sig))
-        except InvalidSignature:
-            raise NoteError(f"the signature of {self.name} does not verify") from None
+        if not self._verifies(self._signature(sig), self._message(text, sig)):
+            raise NoteError(f"the signature of {self.name} does not verify")
 
     def key_material(self) -> bytes:
         """Type byte(s) and public key: what a vkey carries after the key id."""
-        return bytes([self.sig_type]) + _raw(self.public_key)
+        kind = bytes([self.sig_type]) if isinstance(self.sig_type, int) else self.sig_type
+        return kind + self._public_bytes()
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and format_vkey(self) == format_vkey(other)  # type: ignore[arg-type]
 
     def __hash__(self) -> int:
-        return hash(format_vkey(self))
+        return hash(format_vkey(self))  # type: ignore[arg-type]
+
+
+class Ed25519NoteVerifier(_NamedVerifier):
+    """Verifies Ed25519 note signatures (type 0x01) of one named key."""
+
+    sig_type = SIG_ED25519
+    public_key: Ed25519PublicKey
+
+    def _public_bytes(self) -> bytes:
+        return _raw(self.public_key)
+
+    def _verifies(self, signature: bytes, message: bytes) -> bool:
+        try:
+            self.public_key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
 
 
 class _NamedKey:
@@ -247,38 +272,21 @@ def _sm2_public_bytes(public_key: SM2PublicKey) -> bytes:
     return b"\x04" + public_key.point + extra
 
 
-class SM2NoteVerifier:
+class SM2NoteVerifier(_NamedVerifier):
     """Verifies SM2 note signatures (type 0xff + ``SM2_TYPE`` identifier) of one named key."""
 
     sig_type = SM2_TYPE
+    public_key: SM2PublicKey
 
-    def __init__(self, name: str, public_key: SM2PublicKey) -> None:
-        self.name = _check_name(name)
-        self.public_key = public_key
-        self.key_id = key_id(name, self.sig_type, _sm2_public_bytes(public_key))
+    def _public_bytes(self) -> bytes:
+        return _sm2_public_bytes(self.public_key)
 
-    def _message(self, text: str, sig: Signature) -> bytes:
-        return text.encode()
-
-    def _signature(self, sig: Signature) -> bytes:
-        return sig.data
-
-    def verify(self, text: str, sig: Signature) -> None:
-        if sig.name != self.name or sig.key_id != self.key_id:
-            raise NoteError(f"the signature is not from key {self.name}")
+    def _verifies(self, signature: bytes, message: bytes) -> bool:
         try:
-            self.public_key.verify(self._signature(sig), self._message(text, sig))
+            self.public_key.verify(signature, message)
         except SignatureError:
-            raise NoteError(f"the signature of {self.name} does not verify") from None
-
-    def key_material(self) -> bytes:
-        return self.sig_type + _sm2_public_bytes(self.public_key)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and format_vkey(self) == format_vkey(other)  # type: ignore[arg-type]
-
-    def __hash__(self) -> int:
-        return hash(format_vkey(self))
+            return False
+        return True
 
 
 class SM2CosignatureVerifier(SM2NoteVerifier):
