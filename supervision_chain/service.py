@@ -35,7 +35,7 @@ from .lender_auth import LenderAuth
 from .lookups import DepositLookups, delay_quantile
 from .models import AnchoredUpTo
 from .records import Item, ReceiptFields, encoded_items, receipt_text, request_text, valid_id
-from .sealer import Changes, Sealer
+from service_kit.sealing import Changes, Sealer
 from .writer import Accepted, DepositJob, DepositWriter
 
 log = logging.getLogger(__name__)
