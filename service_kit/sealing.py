@@ -1,4 +1,4 @@
-"""The sealer: every N entries or T milliseconds, whichever first, the pending entries
+"""The sealer every chain runs: every N entries or T milliseconds, whichever first, the pending entries
 become a signed block and checkpoint. One sealer per chain (on PostgreSQL, the process that
 won the election); waiters are told after each seal. It reads what is pending from the
 database on every tick, so entries appended by other processes are sealed as well.

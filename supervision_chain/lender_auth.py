@@ -18,7 +18,7 @@ from chain.sm2 import SM2PublicKey
 
 from .config import SupervisionConfig
 from .errors import BadSignature, DisabledLender, ReplayedRead, StaleRequest, TooManyReads, Unauthorized
-from .read_nonces import NonceWindow
+from service_kit.read_nonces import NonceWindow
 from .records import read_text, valid_id
 from .registry import get_lender
 

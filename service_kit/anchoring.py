@@ -1,0 +1,134 @@
+"""The durable outbox every source chain keeps to the judicial chain: each sealed block is anchored,
+in order, until acknowledged; the deposit codes that come back are handed to the chain to store.
+
+The outbox is the ledger itself plus one number (the next height to anchor, a row of the chain's
+position table), so nothing is lost across restarts and an outage only delays: anchors queue and
+catch up. Resending a block is harmless: the judicial chain answers it with the same codes. What a
+chain does with the codes (its own tables) is its ``store_codes`` hook, run in the same transaction
+as the position, so codes and position never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
+
+from chain.ledger import Ledger
+from proto import crosschain_pb2 as pb
+from proto import crosschain_pb2_grpc as pb_grpc
+
+__all__ = ["AnchorOutbox", "AnchoredBlock"]
+
+log = logging.getLogger(__name__)
+POSITION = "judicial"  # the position table's row name
+
+
+@dataclass(frozen=True)
+class AnchoredBlock:
+    """What the judicial chain answered for one block: codes[i] names source entry first_index + i."""
+
+    height: int
+    first_index: int
+    codes: list[str]
+    judicial_checkpoint: str
+    sealed_ms: int
+
+
+class AnchorOutbox:
+    """One thread per chain that sends sealed blocks to the judicial chain and stores what comes back.
+
+    ``position`` is a table of (name, next_height); ``store_codes(conn, anchored)`` writes the codes in
+    the transaction that moves the position; ``names(first, end)`` gives the registered names of the
+    depositors of entries [first, end), shown in the court's reports."""
+
+    def __init__(self, ledger: Ledger, channel_factory: Callable[[], grpc.Channel], on_anchor: Callable[[], None], *,
+                 position: Table, store_codes: Callable[[Connection, AnchoredBlock], None],
+                 names: Callable[[int, int], dict[str, str]] = lambda first, end: {}) -> None:
+        self.ledger = ledger
+        self.engine = ledger.store.engine  # type: ignore[attr-defined]
+        self._channel_factory = channel_factory
+        self._on_anchor = on_anchor
+        self._position = position
+        self._store_codes = store_codes
+        self._names = names
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="anchorer", daemon=True)
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.notify()
+        self._thread.join(timeout=30)
+
+    def notify(self) -> None:
+        """A block was sealed: look again now."""
+        with self._wake:
+            self._wake.notify()
+
+    def next_height(self) -> int:
+        with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]
+            value = conn.execute(select(self._position.c.next_height).where(self._position.c.name == POSITION)).scalar_one_or_none()
+        return int(value or 0)
+
+    def backlog(self) -> int:
+        """Sealed blocks not yet acknowledged by the judicial chain."""
+        latest = self.ledger.store.latest_block()
+        return (latest.height + 1 - self.next_height()) if latest else 0
+
+    def _run(self) -> None:
+        channel = self._channel_factory()
+        stub = pb_grpc.CrossChainStub(channel)
+        delay = 0.2
+        while not self._stopping:
+            height = self.next_height()
+            stored = self.ledger.store.block(height)
+            if stored is None:
+                with self._wake:
+                    self._wake.wait(timeout=0.5)
+                continue
+            try:
+                self._anchor(stub, height, stored)
+                delay = 0.2
+                self.last_error = None
+            except grpc.RpcError as exc:
+                self.last_error = f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
+                log.warning("anchoring block %d of %s failed (%s); retrying in %.1f s", height, self.ledger.chain_id, self.last_error, delay)
+                with self._wake:
+                    self._wake.wait(timeout=delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:  # keep the outbox alive; the block stays queued
+                log.exception("anchoring block %d of %s failed", height, self.ledger.chain_id)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        channel.close()
+
+    def _anchor(self, stub: pb_grpc.CrossChainStub, height: int, stored) -> None:  # type: ignore[no-untyped-def]
+        block = self.ledger.block(height)
+        first = block.header.first_index  # type: ignore[union-attr]
+        entries = self.ledger.store.entries(first, stored.tree_size)
+        request = pb.AnchorRequest(
+            source_chain_id=self.ledger.chain_id, block_header=stored.header,
+            checkpoint=self.ledger.store.checkpoint(stored.tree_size) or "",
+            first_index=first, entries=[e.data for e in entries], lender_names=self._names(first, stored.tree_size))
+        receipt = stub.Anchor(request, timeout=60)
+        if receipt.first_source_index != first or len(receipt.deposit_codes) != len(entries):
+            raise RuntimeError(f"the judicial chain answered block {height} with codes for other entries")
+        anchored = AnchoredBlock(height, first, list(receipt.deposit_codes), receipt.judicial_checkpoint,
+                                 block.header.time_ms)  # type: ignore[union-attr]
+        with self.engine.begin() as conn:
+            self._store_codes(conn, anchored)
+            moved = conn.execute(self._position.update().where(self._position.c.name == POSITION).values(next_height=height + 1))
+            if moved.rowcount == 0:
+                conn.execute(self._position.insert().values(name=POSITION, next_height=height + 1))
+        self._on_anchor()
