@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service_kit.party_auth import BadSignature as _KitBadSignature
+from service_kit.party_auth import DisabledParty, ReplayedRead, StaleRequest, TooManyReads
 from service_kit.problems import Conflict, InvalidInput, NotFound, ServiceError, Unauthorized
 
 __all__ = ["SupervisionError", "InvalidInput", "BadSignature", "DisabledLender", "StaleRequest", "Replay", "ReplayedRead",
@@ -15,23 +17,15 @@ class SupervisionError(ServiceError):
     """Base: a request the supervision chain refuses."""
 
 
-class BadSignature(SupervisionError):
+class BadSignature(_KitBadSignature, SupervisionError):
     """An unknown lender, a bad signature, or a request signed for another chain: one answer for all."""
-
-    status, slug, title = 401, "bad-signature", "The request's signature does not verify"
 
     def __init__(self, detail: str = NOT_SIGNED_BY_A_LENDER) -> None:
         super().__init__(detail)
 
 
-class DisabledLender(SupervisionError):
+class DisabledLender(DisabledParty, SupervisionError):
     """Said only to a request whose signature verifies: the key holder learns it, nobody else."""
-
-    status, slug, title = 403, "disabled-lender", "The lender is disabled"
-
-
-class StaleRequest(SupervisionError):
-    status, slug, title = 401, "stale-request", "The request's time is outside the accepted window"
 
 
 class Replay(SupervisionError):
@@ -46,9 +40,3 @@ class TooManyItems(SupervisionError):
     status, slug, title = 413, "too-many-items", "Too many items in one request"
 
 
-class ReplayedRead(SupervisionError):
-    status, slug, title = 401, "replayed-read", "This signed read was already used"
-
-
-class TooManyReads(SupervisionError):
-    status, slug, title = 429, "rate-limited", "Too many signed reads"
