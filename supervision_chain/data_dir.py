@@ -3,18 +3,13 @@ once, under a lock, so processes starting together share them."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import secrets
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from chain.keys import load_or_create_signer
 from chain.note import NoteSigner
 from chain_sql import SQLStore, open_store
 from chain_sql.migrations import upgrade_schema
+from service_kit.data_files import data_dir_lock, secret_token
 
 from .config import KEY_FILE, TOKEN_FILE, SupervisionConfig
 from .models import MIGRATIONS
@@ -24,34 +19,7 @@ __all__ = ["regulator_token", "data_dir_lock", "prepare_data_dir", "open_supervi
 
 def regulator_token(data_dir: Path) -> str:
     """The regulator's admin token (made on first start, file mode 0600; complete before anyone can read it)."""
-    path = data_dir / TOKEN_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{TOKEN_FILE}.")
-        try:
-            with os.fdopen(fd, "w") as f:  # mkstemp made it 0600
-                f.write(secrets.token_urlsafe(32) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            try:
-                os.link(tmp, path)  # atomic, and never replaces a token another process made first
-            except FileExistsError:
-                pass
-        finally:
-            os.unlink(tmp)
-    return path.read_text().strip()
-
-
-@contextmanager
-def data_dir_lock(data_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the data directory while keys are made (processes starting together)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / ".init.lock").open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return secret_token(data_dir, TOKEN_FILE)
 
 
 def prepare_data_dir(config: SupervisionConfig) -> tuple[NoteSigner, str]:
