@@ -20,6 +20,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "lender": ("fivechains.supervision_cli", "lender_app"),
     "judicial": ("fivechains.judicial_cli", "judicial_app"),
     "court": ("fivechains.court_cli", "court_app"),
+    "risk": ("fivechains.risk_cli", "risk_app"),
     "up": ("fivechains.up_cli", "up"),
     "verify-bundle": ("fivechains.judicial_cli", "verify_bundle_cmd"),
     "audit": ("fivechains.audit_cli", "audit"),

@@ -2,7 +2,7 @@
 command-line flags, FIVECHAINS_* environment variables, and an optional TOML file.
 
 The file is named by ``--config`` or ``FIVECHAINS_CONFIG``; sections mirror the model
-(``[supervision]``, ``[judicial]``, ``[portal]``, ``[log]``); a nested value in the environment is
+(``[supervision]``, ``[judicial]``, ``[portal]``, ``[risk]``, ``[log]``); a nested value in the environment is
 ``FIVECHAINS_SUPERVISION__SEAL_INTERVAL_MS=250``. Every wrong value is reported at once, each
 with where it came from, and nothing starts. Secrets (database passwords, tokens) are masked
 whenever the configuration is shown.
@@ -23,7 +23,7 @@ from chain.keys import CHAIN_SUITES
 __all__ = ["Settings", "SettingsError", "load_settings", "masked"]
 
 ENV_PREFIX = "FIVECHAINS_"
-CHAIN_SUBDIRS = {"supervision": "supervision", "judicial": "judicial"}  # where `fivechains up` keeps each chain under DATA_DIR
+CHAIN_SUBDIRS = {"supervision": "supervision", "judicial": "judicial", "risk": "risk"}  # where `fivechains up` keeps each chain under DATA_DIR
 
 
 class _Section(BaseModel):
@@ -73,6 +73,26 @@ class PortalSettings(_Section):
     trust_forwarded_proto: bool = Field(False, description="behind a TLS proxy that sets X-Forwarded-Proto: cookies become Secure")
 
 
+class RiskSettingsSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8800, ge=1, le=65535)
+    data_dir: Path | None = Field(None, description="default: DATA_DIR/risk")
+    db_url: str | None = Field(None, description="postgresql+psycopg://…; default SQLite in data_dir")
+    chain_id: str = Field("risk.fivechains.local/gz-risk-centre", min_length=3, max_length=200, pattern=r"^[^\s+]+$")
+    model: Path | None = Field(None, description="the scorecard model file (TOML); default: the model shipped with the risk chain")
+    seal_interval_ms: int = Field(500, ge=10, le=3_600_000)
+    feed_interval_ms: int = Field(500, ge=10, le=3_600_000, description="how often to look for newly sealed reports")
+    reopen_after_days: int = Field(3, ge=1, le=365, description="a closed warning reopens when the lender stays in orange/red this long")
+    lpr_bp: int = Field(300, ge=1, le=10_000, description="the one-year LPR in basis points (the rate cap is cap_multiple × LPR)")
+    cap_multiple: int = Field(4, ge=1, le=100)
+    enabled: bool = Field(True, description="`fivechains up` starts the risk chain")
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        return SupervisionSettings._known_database(value)  # type: ignore[operator]
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
@@ -91,6 +111,7 @@ class Settings(BaseSettings):
     supervision: SupervisionSettings = SupervisionSettings()
     judicial: JudicialSettings = JudicialSettings()
     portal: PortalSettings = PortalSettings()
+    risk: RiskSettingsSection = RiskSettingsSection()
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -114,6 +135,9 @@ class Settings(BaseSettings):
 
     def judicial_dir(self) -> Path:
         return self.judicial.data_dir or self.data_dir / CHAIN_SUBDIRS["judicial"]
+
+    def risk_dir(self) -> Path:
+        return self.risk.data_dir or self.data_dir / CHAIN_SUBDIRS["risk"]
 
     def certs(self) -> Path:
         return self.certs_dir or self.data_dir / "certs"

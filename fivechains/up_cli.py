@@ -1,4 +1,4 @@
-"""`fivechains up`: the supervision API and the judicial gRPC service together, on loopback."""
+"""`fivechains up`: the supervision API, the judicial gRPC service, the court portal and the risk chain together, on loopback."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def up(
     supervision_port: Annotated[Optional[int], typer.Option("--supervision-port", help="Deposit API (HTTP) (default: 8400).")] = None,
     judicial_port: Annotated[Optional[int], typer.Option("--judicial-port", help="Cross-chain service (gRPC, mutual TLS) (default: 8500).")] = None,
     portal_port: Annotated[Optional[int], typer.Option("--portal-port", help="Court portal (HTTP API) (default: 8600).")] = None,
+    risk_port: Annotated[Optional[int], typer.Option("--risk-port", help="Risk-control chain (HTTP API and pages) (default: 8800).")] = None,
     seal_interval_ms: Annotated[Optional[int], typer.Option(help="Seal every T ms (or 10,000 entries) (default: 500).")] = None,
     witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat); checkpoints are then published only when cosigned.")] = [],  # noqa: B006
     quorum: Annotated[Optional[int], typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = None,
@@ -44,17 +45,26 @@ def up(
 
     settings = settings_or_fail(config, {"data_dir": data_dir, "suite": suite, "supervision": {"port": supervision_port, "seal_interval_ms": seal_interval_ms},
                                          "judicial": {"port": judicial_port, "witnesses": list(witness), "quorum": quorum},
-                                         "portal": {"port": portal_port}})
+                                         "portal": {"port": portal_port}, "risk": {"port": risk_port}})
     sv, jc = settings.supervision, settings.judicial
     supervision_port, judicial_port, portal_port = sv.port, jc.port, settings.portal.port
     certs = settings.certs()
     supervision = SupervisionChain(SupervisionConfig(settings.supervision_dir(), sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
                                                      late_after_ms=sv.late_after_ms, judicial_target=f"127.0.0.1:{judicial_port}", certs_dir=certs,
                                                      hash_suite=settings.hash_suite(), key_type=settings.key_type()))
-    ca_dir = ensure_consortium(certs, [supervision.config.chain_id])  # the CA key apart, in ca_dir: the servers read only certs
+    risk = None
+    if settings.risk.enabled:  # the risk chain follows the supervision chain's report feed and anchors like it
+        from .risk_cli import build_risk_chain
+
+        risk = build_risk_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
+                                f"127.0.0.1:{judicial_port}")
+    sources = [supervision.config.chain_id] + ([risk.config.chain_id] if risk else [])
+    ca_dir = ensure_consortium(certs, sources)  # the CA key apart, in ca_dir: the servers read only certs
     judicial = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum,
                                             hash_suite=settings.hash_suite(), key_type=settings.key_type()))
     judicial.register_source(supervision.config.chain_id, supervision.vkey)
+    if risk:
+        judicial.register_source(risk.config.chain_id, risk.vkey)
     server = serve(judicial, judicial_port, certs, host=jc.host)
     import threading
 
@@ -65,16 +75,30 @@ def up(
     portal.install_signal_handlers = lambda: None  # the main server owns the signals
     portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)
     portal_thread.start()
+    risk_server, risk_thread = None, None
+    if risk:
+        from risk_chain.api import create_app as create_risk_app
+
+        risk_server = uvicorn.Server(uvicorn.Config(create_risk_app(risk), host=settings.risk.host, port=settings.risk.port, log_level="warning"))
+        risk_server.install_signal_handlers = lambda: None
+        risk_thread = threading.Thread(target=risk_server.run, name="risk", daemon=True)
+        risk_thread.start()
     console.print(f"suites            supervision {suite_label(supervision.ledger)}, judicial {suite_label(judicial.ledger)}")
     console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://{jc.host}:{judicial_port} (mutual TLS, certificates in {certs}; "
                   f"the consortium CA key in {ca_dir}: keep it off serving hosts)")
     console.print(f"supervision chain [bold]{supervision.config.chain_id}[/]  http://{sv.host}:{supervision_port}  (API docs /docs)")
     console.print(f"court portal      http://{settings.portal.host}:{portal_port}  (API docs /docs; judges: fivechains judicial judge add ID --name N --data-dir {settings.judicial_dir()})")
+    if risk:
+        console.print(f"risk chain        [bold]{risk.config.chain_id}[/]  http://{settings.risk.host}:{settings.risk.port}  "
+                      f"(API docs /docs, regulator's pages /risk/; token in {risk.config.data_dir / 'regulator.token'})")
     console.print(f"regulator token in {settings.supervision_dir() / 'regulator.token'}")
     try:
         uvicorn.run(create_app(supervision), host=sv.host, port=supervision_port, log_level="warning", timeout_graceful_shutdown=30)
     finally:
         portal.should_exit = True
         portal_thread.join(timeout=10)
+        if risk_server is not None and risk_thread is not None:
+            risk_server.should_exit = True
+            risk_thread.join(timeout=30)
         server.stop(grace=5).wait()
         judicial.close()
