@@ -124,6 +124,22 @@ def demo_items() -> list[Item]:
     ]
 
 
+def item_with_report() -> dict[str, Any]:
+    """An item carrying a typed report (and metadata): ``report`` is its canonical JSON's last key (§2)."""
+    from evidence.loan_reports import parse_report, report_json
+
+    report = {"amount": 10500, "date": "2026-01-01", "principal": 10000, "interest": 500}
+    item = Item(digest_json({"loan_id": "L-2026-0001", "amount_fen": 10500, "paid_at": "2026-01-01"}), "repayment", "L-2026-0001",
+                1767225600000, hashlib.sha256(b"fivechains vector salt report").hexdigest(), {"branch": "天河"}, report)
+    data = item_bytes(item)
+    wire = {"digest": item.digest, "record_type": item.record_type, "loan_id": item.loan_id, "event_time_ms": item.event_time_ms,
+            "commitment_salt": item.commitment_salt, "metadata": item.metadata, "report": report}
+    return {"description": "An item with a typed report (not in the signed batch above): hashed like any item, the report last",
+            "item": wire, "report_canonical_utf8": report_json(parse_report("repayment", report)).decode(),
+            "canonical_utf8": data.decode(), "canonical_hex": data.hex(), "leaf_hash_hex": leaf_hash(data).hex(),
+            "commitment_hex": commitment(item).hex()}
+
+
 def record_digests() -> dict[str, Any]:
     """How a record's digest is made: SHA-256 of a file's bytes or of a JSON record's RFC 8785 form, salt bytes first."""
     record = {"loan_id": "L-2026-0002", "borrower": "张三"}
@@ -173,6 +189,7 @@ def deposit_request() -> dict[str, Any]:
         "signature_b64": b64(signature),
         "body": {"lender_id": LENDER_ID, "nonce": NONCE, "timestamp_ms": TIMESTAMP_MS, "items": body_items, "signature": b64(signature)},
         "headers": {"Content-Type": "application/json", "Idempotency-Key": NONCE},
+        "item_with_report": item_with_report(),
     }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from chain_sql.migrations import Migrations
@@ -50,9 +50,12 @@ class Deposit(SQLModel, table=True):
     """One deposited item, by its ledger index: what the lender may look up, and the regulator count.
 
     The chain's private store: the loan id, metadata and salt here are never published (the public
-    entry carries only the commitment to them)."""
+    entry carries only the commitment to them). An item's typed report is kept as its canonical JSON text,
+    for the regulator's feed; a partial index lists, in ledger order, only the deposits that carry one."""
 
     __tablename__ = "sv_deposit"
+    __table_args__ = (Index("ix_sv_deposit_report", "idx", sqlite_where=text("report IS NOT NULL"),
+                            postgresql_where=text("report IS NOT NULL")),)
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     lender_id: str = Field(sa_column=Column(String(64), nullable=False))
     request_first: int = Field(sa_column=Column(BigInteger, nullable=False))  # the request's first_index
@@ -66,6 +69,7 @@ class Deposit(SQLModel, table=True):
     metadata_: str | None = Field(default=None, sa_column=Column("metadata", Text, nullable=True))
     commitment_salt: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))  # private; none before 0003
     deposit_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    report: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # report_json text; none before 0005
 
 
 class DigestRun(SQLModel, table=True):

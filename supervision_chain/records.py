@@ -2,7 +2,8 @@
 
 Everything signed or hashed here has exactly one byte form:
 
-* an **item** (what a lender deposits about one loan record) is canonical JSON (RFC 8785);
+* an **item** (what a lender deposits about one loan record, with its typed regulatory report when it
+  carries one: ``evidence.loan_reports``) is canonical JSON (RFC 8785);
 * a **request** is signed by the lender over the RFC 9162 root of its items' leaf hashes,
   so one signature covers a batch and any single item can later be tied to it;
 * a **ledger entry** is the public record (``evidence.supervision_entry``): digest, record type,
@@ -28,6 +29,7 @@ from chain.merkle import leaf_hash, root
 from evidence.canonical_json import MAX_SAFE_INT, canonical_json  # noqa: F401 (re-exported)
 from evidence.digests import digest_bytes, digest_json, new_salt  # noqa: F401 (re-exported)
 from evidence.entry_codec import generic_bytes, plain
+from evidence.loan_reports import REPORT_TYPES, ReportError, parse_report, report_json
 from evidence.supervision_entry import SupervisionEntry, encode_supervision_entry
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "item_bytes",
     "encoded_item",
     "encoded_items",
+    "item_report",
+    "REPORT_KEY_BYTES",
     "commitment",
     "entry_bytes",
     "entries_bytes",
@@ -49,7 +53,7 @@ __all__ = [
     "items_root",
 ]
 
-RECORD_TYPES = ("contract", "disbursement", "repayment", "overdue", "collection", "other")
+RECORD_TYPES = ("contract", "disbursement", "repayment", "overdue", "collection", "consent", "other")
 REQUEST_TAG = "fivechains.deposit-request/v2"
 RECEIPT_TAG = "fivechains.deposit-receipt/v2"
 READ_TAG = "fivechains.read/v2"
@@ -69,6 +73,7 @@ class Item(msgspec.Struct, frozen=True):
     event_time_ms: int  # when the recorded event happened (ms since the epoch)
     commitment_salt: str  # 32 random bytes, lowercase hex: makes the public commitment hiding
     metadata: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None  # the typed report of its record type (``evidence.loan_reports``), as JSON
 
 
 def new_item_salt() -> str:
@@ -81,25 +86,41 @@ def item_bytes(item: Item) -> bytes:
     return encoded_item(item)[0]
 
 
-def encoded_items(items: list[Item]) -> list[tuple[bytes, str | None]]:
+def encoded_items(items: list[Item], reports: list[bytes | None] | None = None) -> list[tuple[bytes, str | None]]:
     """``encoded_item`` of each item; one regular-expression call decides for a whole request that
     no string needs escaping (the pattern is a class of characters: it matches the concatenation
-    exactly when it matches each value), then each item without metadata is one format."""
+    exactly when it matches each value), then each item without metadata or report is one format.
+
+    ``reports``, when given, holds each item's report already in its canonical bytes (the server
+    has them from ``report_json``): they are spliced in rather than canonicalised again."""
+    if reports is None:
+        reports = [None if i.report is None else canonical_json(i.report) for i in items]
     if not plain("".join([i.loan_id + i.digest + i.record_type + i.commitment_salt for i in items])):
-        return [encoded_item(i) for i in items]
+        return [_with_report(encoded_item(i, without_report=True), r) for i, r in zip(items, reports)]
     fmt = '{"commitment_salt":"%s","digest":"%s","event_time_ms":%d,"loan_id":"%s","record_type":"%s"}'
     return [((fmt % (i.commitment_salt, i.digest, i.event_time_ms, i.loan_id, i.record_type)).encode(), None)
-            if i.metadata is None else encoded_item(i) for i in items]
+            if i.metadata is None and r is None else _with_report(encoded_item(i, without_report=True), r)
+            for i, r in zip(items, reports)]
 
 
-def encoded_item(item: Item) -> tuple[bytes, str | None]:
+def _with_report(encoded: tuple[bytes, str | None], report: bytes | None) -> tuple[bytes, str | None]:
+    """An item's canonical bytes with its report's canonical bytes spliced in last (``report`` sorts after every other key)."""
+    if report is None:
+        return encoded
+    return b'%s,"report":%s}' % (encoded[0][:-1], report), encoded[1]
+
+
+def encoded_item(item: Item, *, without_report: bool = False) -> tuple[bytes, str | None]:
     """An item's canonical bytes and its metadata's canonical text (None without metadata), each made once.
 
     When the strings hold only characters JSON never escapes, every value is a string or a safe
     integer, and the keys are written in sorted order, a format string is byte-for-byte RFC 8785;
-    the metadata (which may hold any JSON) goes through the canonicaliser once and is spliced in
-    under its key (``metadata`` sorts between ``loan_id`` and ``record_type``).
+    the metadata and the report (which may hold any JSON) go through the canonicaliser once and are
+    spliced in under their keys (``metadata`` sorts between ``loan_id`` and ``record_type``,
+    ``report`` after ``record_type``, last).
     """
+    if not without_report and item.report is not None:
+        return _with_report(encoded_item(item, without_report=True), canonical_json(item.report))
     if not plain(item.loan_id + item.digest + item.record_type + item.commitment_salt):  # one regex call, same answer
         fields: dict[str, Any] = {"digest": item.digest, "event_time_ms": item.event_time_ms, "loan_id": item.loan_id,
                                   "record_type": item.record_type, "commitment_salt": item.commitment_salt}
@@ -114,6 +135,21 @@ def encoded_item(item: Item) -> tuple[bytes, str | None]:
         return b'%s,"record_type":"%s"}' % (head, item.record_type.encode()), None
     metadata = canonical_json(item.metadata)
     return b'%s,"metadata":%s,"record_type":"%s"}' % (head, metadata, item.record_type.encode()), metadata.decode()
+
+
+REPORT_KEY_BYTES = len(b',"report":')  # what splicing a report into an item adds besides the report itself
+
+
+def item_report(record_type: str, report: Any, path: str = "report") -> bytes | None:
+    """The canonical bytes (``report_json``) of an item's report, checked by the rules of its record type, or
+    ``ReportError`` naming the field: a ``consent`` item needs its report, an ``other`` item has none, the rest may."""
+    if report is None:
+        if record_type == "consent":
+            raise ReportError(path, "missing field (a consent item carries its report)")
+        return None
+    if record_type not in REPORT_TYPES:
+        raise ReportError(path, f"no report for record type {record_type!r} (one of {', '.join(REPORT_TYPES)})")
+    return report_json(parse_report(record_type, report, path))
 
 
 def commitment(item: Item) -> bytes:

@@ -24,6 +24,7 @@ from chain.merkle import LEAF_PREFIX, root
 from chain.note import format_vkey, sign_note
 from chain_sql.election import AdvisoryLock, Campaign, sealer_lock_key
 from chain_sql.schema import BlockRow
+from evidence.loan_reports import ReportError
 from service_kit.auth import TokenDigest
 
 from .anchorer import Anchorer
@@ -34,7 +35,7 @@ from .errors import InvalidInput, TooManyItems
 from .lender_auth import LenderAuth
 from .lookups import DepositLookups, delay_quantile
 from .models import AnchoredUpTo
-from .records import Item, ReceiptFields, encoded_items, receipt_text, request_text, valid_id
+from .records import REPORT_KEY_BYTES, Item, ReceiptFields, encoded_items, item_report, receipt_text, request_text, valid_id
 from service_kit.sealing import Changes, Sealer
 from .writer import Accepted, DepositJob, DepositWriter
 
@@ -205,12 +206,20 @@ class SupervisionChain:
         if not valid_id(nonce):
             raise InvalidInput("the nonce must be 1–64 letters, digits or . _ : / -")
         self.auth.check_time(timestamp_ms)
+        reports: list[bytes | None] = [None] * len(items)  # each report checked by its type's rules, in its canonical bytes
+        for n, item in enumerate(items):
+            if item.report is not None or item.record_type == "consent":
+                try:
+                    reports[n] = item_report(item.record_type, item.report, f"items[{n}].report")
+                except ReportError as exc:
+                    raise InvalidInput(str(exc)) from None
         try:
-            encoded = encoded_items(items)  # canonical bytes and metadata text, once per item
+            encoded = encoded_items(items, reports)  # canonical bytes and metadata text, once per item
         except (ValueError, TypeError, OverflowError, rfc8785.CanonicalizationError) as exc:
             raise InvalidInput(f"metadata must be plain JSON (no NaN, Infinity or huge numbers): {exc}") from None
-        if any(m is not None and len(b) > MAX_ITEM_BYTES for b, m in encoded):
-            raise InvalidInput(f"an item with its metadata may be at most {MAX_ITEM_BYTES} bytes")
+        if any(m is not None and len(b) - (0 if r is None else REPORT_KEY_BYTES + len(r)) > MAX_ITEM_BYTES
+               for (b, m), r in zip(encoded, reports)):
+            raise InvalidInput(f"an item with its metadata (its report aside) may be at most {MAX_ITEM_BYTES} bytes")
         sha256 = hashlib.sha256
         leaf = sha256(LEAF_PREFIX)
         hashes, commitments = [], []
@@ -222,7 +231,7 @@ class SupervisionChain:
         items_root = root(hashes)
         self.auth.check_signature(lender_id, signature, request_text(self.config.chain_id, lender_id, nonce, timestamp_ms, len(items), items_root))
         return DepositJob(lender_id, idempotency_key or f"nonce:{nonce}", nonce, timestamp_ms, items_root, signature,
-                          items, commitments, [m for _, m in encoded])
+                          items, commitments, [m for _, m in encoded], [None if r is None else r.decode() for r in reports])
 
     def deposit(self, lender_id: str, nonce: str, timestamp_ms: int, idempotency_key: str | None,
                 items: list[Item], signature: bytes, wait: float = 60) -> dict[str, Any]:

@@ -11,6 +11,7 @@ lock keeps their indexes consecutive, and unique keys settle a nonce or key race
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import threading
 import time
@@ -46,6 +47,7 @@ class DepositJob:
     items: list[Item]
     commitments: list[bytes]
     metadata: list[str | None]  # each item's metadata as canonical JSON text
+    reports: list[str | None] = field(default_factory=list)  # each item's report as canonical JSON text (empty: none has one)
     future: Future = field(default_factory=Future)
 
 
@@ -169,8 +171,8 @@ class DepositWriter:
                 requests.append((pos, job.lender_id, job.idempotency_key, job.nonce, job.timestamp_ms, job.items_root,
                                  job.signature, len(job.items), deposit_time_ms))
                 deposits += [(pos + i, job.lender_id, pos, item.digest, item.record_type, item.loan_id, item.event_time_ms,
-                              deposit_time_ms, deposit_time_ms - item.event_time_ms, metadata, item.commitment_salt)
-                             for i, (item, metadata) in enumerate(zip(job.items, job.metadata))]
+                              deposit_time_ms, deposit_time_ms - item.event_time_ms, metadata, item.commitment_salt, report)
+                             for i, (item, metadata, report) in enumerate(zip(job.items, job.metadata, job.reports or itertools.repeat(None)))]
                 placed.append((job, pos))
                 pos += len(job.items)
             insert_rows(conn, REQUESTS, _REQUEST_COLUMNS, requests)
@@ -193,7 +195,7 @@ class DepositWriter:
 
 
 _REQUEST_COLUMNS = ("first_index", "lender_id", "idempotency_key", "nonce", "timestamp_ms", "items_root", "signature", "count", "deposit_time_ms")
-_DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_time_ms", "deposit_time_ms", "delay_ms", "metadata", "commitment_salt")
+_DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_time_ms", "deposit_time_ms", "delay_ms", "metadata", "commitment_salt", "report")
 
 
 def _copy_to(target: Future) -> Callable[[Future], None]:

@@ -70,7 +70,7 @@ def test_a_database_made_before_migrations_is_brought_up_to_date(tmp_path: Path)
     try:
         assert schema_revision(store, SUPERVISION) is None
         before, after = upgrade_schema(store, SUPERVISION)
-        assert before is None and after == SUPERVISION.head() == "0004"
+        assert before is None and after == SUPERVISION.head() == "0005"
         assert inspect(store.engine).has_table("sv_anchor_receipt")
         assert store.meta() == {"chain_id": "pilot.example/gz"}
     finally:
@@ -86,7 +86,7 @@ def test_renamed_columns_keep_their_rows(tmp_path: Path) -> None:
             conn.execute(text("INSERT INTO sv_deposit (idx, lender_id, request_first, digest, record_type, loan_id, event_ms, "
                               "accepted_ms, delay_ms, meta, commitment_salt) VALUES (0, 'L1', 0, 'ab', 'contract', 'loan-1', 5, 9, 4, "
                               "'{\"k\": 1}', 'cd')"))
-        assert upgrade_schema(store, SUPERVISION) == ("0003", "0004")
+        assert upgrade_schema(store, SUPERVISION, target="0004") == ("0003", "0004")
         with store.engine.connect() as conn:
             row = conn.execute(text("SELECT event_time_ms, deposit_time_ms, metadata, commitment_salt FROM sv_deposit")).one()
         assert tuple(row) == (5, 9, '{"k": 1}', "cd")

@@ -32,11 +32,12 @@ class WireItem(Item, frozen=True, forbid_unknown_fields=True):
     """An ``Item`` as decoded from a request: the rules of ``schemas.DepositItemIn`` (characters: ``valid_chars``)."""
 
     digest: Annotated[str, _HEX64]
-    record_type: Literal["contract", "disbursement", "repayment", "overdue", "collection", "other"]
+    record_type: Literal["contract", "disbursement", "repayment", "overdue", "collection", "consent", "other"]
     loan_id: Annotated[str, _ID]
     event_time_ms: Annotated[int, _SAFE]
     commitment_salt: Annotated[str, _HEX64]
     metadata: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None  # decoded as a plain object: its typed rules are checked by the chain (``parse_report``)
 
 
 class WireRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+
+from evidence.loan_reports import REPORT_TYPES
 
 from ..records import ID_PATTERN, MAX_SAFE_INT, RECORD_TYPES
 
@@ -14,8 +17,16 @@ __all__ = ["ID", "Count", "Position", "RecordType", "DepositItemIn", "DepositReq
 ID = ID_PATTERN.pattern
 Count = Annotated[int, Query(ge=0, le=MAX_SAFE_INT)]
 Position = Annotated[int, Path(ge=0, le=MAX_SAFE_INT)]
-RecordType = Literal["contract", "disbursement", "repayment", "overdue", "collection", "other"]
+RecordType = Literal["contract", "disbursement", "repayment", "overdue", "collection", "consent", "other"]
 assert set(RECORD_TYPES) == set(RecordType.__args__)  # type: ignore[attr-defined]
+REPORT_DESCRIPTION = (
+    "The typed regulatory report (数据报送) of the item's record type: a JSON object with exactly the fields of its type ("
+    + "; ".join(f"{kind}: {', '.join(f.name for f in dataclasses.fields(cls))}" for kind, cls in REPORT_TYPES.items())
+    + "; a contract's schedule is a list of {date, amount}). Amounts are integer fen, dates YYYY-MM-DD, times ms since "
+    "the epoch. Required for consent, refused for other, optional for the rest. Signed and committed with the item (its "
+    "RFC 8785 form under \"report\", the last key); private to the lender and the regulator's feed. A wrong field is a "
+    "422 whose detail names it, e.g. items[0].report.principal: must be an integer. See docs/protocol.md §2."
+)
 
 
 class DepositItemIn(BaseModel):
@@ -27,6 +38,7 @@ class DepositItemIn(BaseModel):
     metadata: dict[str, Any] | None = Field(default=None, description="Optional JSON object, kept private to the lender.")
     commitment_salt: str = Field(pattern=r"^[0-9a-f]{64}$", description="32 random bytes, lowercase hex, fresh for each item: hides the "
                       "loan id and metadata behind the public commitment. Kept by the lender and the chain, never published.")
+    report: dict[str, Any] | None = Field(default=None, description=REPORT_DESCRIPTION)
 
 
 class DepositRequestIn(BaseModel):

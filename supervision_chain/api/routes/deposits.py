@@ -61,7 +61,7 @@ _fast = APIRouter(route_class=DepositRoute)
 async def deposit(chain: ChainDep, body: DepositRequestIn, idempotency_key: Annotated[str | None, Header(max_length=_IDEMPOTENCY_KEY_MAX)] = None) -> Response:
     # (no docstring: it would become the operation's OpenAPI description) the path for bodies the fast
     # decoder refused; Pydantic accepts some of them (e.g. "5" for an integer) and answers the rest with 422
-    items = [Item(i.digest, i.record_type, i.loan_id, i.event_time_ms, i.commitment_salt, i.metadata) for i in body.items]
+    items = [Item(i.digest, i.record_type, i.loan_id, i.event_time_ms, i.commitment_salt, i.metadata, i.report) for i in body.items]
     return await _accept(chain, body.lender_id, body.nonce, body.timestamp_ms, idempotency_key, items, body.signature)
 
 
