@@ -21,7 +21,7 @@ from ..dashboard import add_dashboard
 from ..metrics import SupervisionMetrics
 from ..service import SupervisionChain
 from .openapi_examples import SIGNING_SCHEME, install_examples
-from .routes import audit, deposits, regulator
+from .routes import audit, deposits, feed, regulator
 from .schemas import DepositItemIn, DepositRequestIn, LenderIn
 
 __all__ = ["create_app", "MAX_BODY_BYTES", "DepositItemIn", "DepositRequestIn", "LenderIn"]
@@ -50,7 +50,7 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
     install_examples(app)  # real signed requests from docs/vectors as the document's examples
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     install_problem_handlers(app)
-    for router in (deposits.router, audit.router, regulator.router):
+    for router in (deposits.router, audit.router, regulator.router, feed.router):
         app.include_router(router)
     add_dashboard(app, chain)  # the same figures as a web page under /regulator
     add_operations(app, chain.store.engine, SupervisionMetrics(chain))  # /metrics, /livez, /readyz, request ids
