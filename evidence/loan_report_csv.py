@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .loan_reports import ContractReport, Report, ReportError, parse_report, report_object
+from .loan_reports import REPORT_TYPES, ContractReport, Report, ReportError, parse_report, report_object
 
 __all__ = ["BASE_COLUMNS", "REPORT_COLUMNS", "CsvRecord", "parse_reports_csv", "reports_csv"]
 
@@ -29,12 +29,13 @@ _DIGITS = re.compile(r"-?\d{1,16}")
 
 @dataclass(frozen=True, slots=True)
 class CsvRecord:
-    """One row: what the deposit item needs besides the digest, and the typed report."""
+    """One row: what the deposit item needs besides the digest, and the typed report (``line``: where the row ends in the file)."""
 
     record_type: str
     loan_id: str
     event_time_ms: int
     report: Report
+    line: int = field(default=0, compare=False)
 
 
 def _int_cell(text: str, path: str) -> int:
@@ -56,6 +57,8 @@ def _schedule_cell(text: str, path: str) -> list[dict[str, Any]]:
 def _row(row: dict[str, str], line: int) -> CsvRecord:
     where = f"line {line}"
     record_type, loan_id = row["record_type"], row["loan_id"]
+    if record_type not in REPORT_TYPES:
+        raise ReportError(f"{where}.record_type", f"must be one of {', '.join(REPORT_TYPES)}")
     if not loan_id:
         raise ReportError(f"{where}.loan_id", "missing field")
     event_time_ms = _int_cell(row["event_time_ms"], f"{where}.event_time_ms")
@@ -66,7 +69,7 @@ def _row(row: dict[str, str], line: int) -> CsvRecord:
             continue
         path = f"{where}.report.{column}"
         obj[column] = _schedule_cell(text, path) if column == "schedule" else _int_cell(text, path) if column in _INT_COLUMNS else text
-    return CsvRecord(record_type, loan_id, event_time_ms, parse_report(record_type, obj, f"{where}.report"))
+    return CsvRecord(record_type, loan_id, event_time_ms, parse_report(record_type, obj, f"{where}.report"), line)
 
 
 def parse_reports_csv(text: str) -> list[CsvRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -15,9 +16,11 @@ import typer
 from chain.encoding import b64encode
 from chain.errors import ChainError
 from chain.keys import load_private_key, load_public_key, public_key_bytes
+from evidence.loan_report_csv import parse_reports_csv
+from evidence.loan_reports import ReportError, report_object
 from supervision_chain.client import DepositError, DepositItem, LenderClient
 from supervision_chain.errors import SupervisionError
-from supervision_chain.records import RECORD_TYPES, canonical_json, digest_bytes, new_salt, valid_id
+from supervision_chain.records import MAX_SAFE_INT, RECORD_TYPES, canonical_json, digest_bytes, item_report, new_salt, valid_id
 from supervision_chain.registry import add_lender, list_lenders, set_enabled
 from supervision_chain.service import DEFAULT_CHAIN_ID, TOKEN_FILE, SupervisionConfig, open_supervision_store
 
@@ -216,8 +219,61 @@ def _loan_id(text: str) -> str:
     return cleaned if valid_id(cleaned) else "record-" + cleaned[:50]
 
 
+def _jsonl_record(f: Path, n: int, record: Any, record_type: str, salt: bool) -> dict[str, Any]:
+    """One .jsonl line as an item: its digest, and the record type, loan id, event time and report the line carries."""
+    where = f"{f} line {n}"
+    fields = record if isinstance(record, dict) else {}
+    kind = fields.get("record_type") if fields.get("record_type") in RECORD_TYPES else record_type
+    report = fields.get("report")
+    if report is not None and "record_type" in fields and fields["record_type"] not in RECORD_TYPES:
+        raise fail(f"{where}: record_type: must be one of {', '.join(RECORD_TYPES)}")
+    try:
+        item_report(kind, report)  # the chain's rules, checked here first: the error names the line
+    except ReportError as exc:
+        raise fail(f"{where}: {exc}") from None
+    event = fields.get("event_time_ms")
+    if event is None or event == "":
+        event = int(f.stat().st_mtime * 1000)
+    elif type(event) is str and event.isdigit():
+        event = int(event)
+    if type(event) is not int or not 0 <= event <= MAX_SAFE_INT:
+        raise fail(f"{where}: event_time_ms: must be an integer in 0..2^53-1 (ms since the epoch)")
+    s = new_salt() if salt else None
+    out = {"path": str(f), "line": n, "salt": s, "digest": digest_bytes(canonical_json(record), s), "record_type": kind,
+           "loan_id": _loan_id(str(fields.get("loan_id") or f"{f.stem}-{n}")), "event_time_ms": event}
+    if report is not None:
+        out["report"] = report
+    return out
+
+
+def _csv_records(f: Path, salt: bool) -> list[dict[str, Any]]:
+    """A reports CSV (evidence/loan_report_csv.py): one item per row, the digest of the row's canonical JSON record
+    ``{"event_time_ms","loan_id","record_type","report"}`` (the .jsonl line it stands for)."""
+    try:
+        rows = parse_reports_csv(f.read_text(encoding="utf-8"))
+    except ReportError as exc:
+        line, dot, field = exc.path.partition(".")  # "line N.report.amount" (a row) or "header.column"
+        where = f"{f} {line}" if dot and line.startswith("line ") else str(f)
+        raise fail(f"{where}: {field if where != str(f) else exc.path}: {exc.rule}") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise fail(f"{f}: not a UTF-8 CSV file ({exc})") from None
+    out = []
+    for row in rows:
+        if not valid_id(row.loan_id):
+            raise fail(f"{f} line {row.line}: loan_id: must be 1–64 letters, digits or . _ : / - (the first a letter or digit)")
+        if not 0 <= row.event_time_ms <= MAX_SAFE_INT:
+            raise fail(f"{f} line {row.line}: event_time_ms: must be an integer in 0..2^53-1")
+        report = report_object(row.report)
+        record = {"record_type": row.record_type, "loan_id": row.loan_id, "event_time_ms": row.event_time_ms, "report": report}
+        s = new_salt() if salt else None
+        out.append({"path": str(f), "line": row.line, "salt": s, "digest": digest_bytes(canonical_json(record), s),
+                    "record_type": row.record_type, "loan_id": row.loan_id, "event_time_ms": row.event_time_ms, "report": report})
+    return out
+
+
 def collect_records(paths: list[Path], record_type: str, salt: bool) -> list[dict[str, Any]]:
-    """Every record to deposit: files (a directory gives every file under it), .jsonl lines."""
+    """Every record to deposit: files (a directory gives every file under it), .jsonl lines (a record each, with its
+    record type, loan id, event time and report if the line has them), .csv rows (reports in the CSV shape)."""
     out: list[dict[str, Any]] = []
     files: list[Path] = []
     for path in paths:
@@ -236,13 +292,12 @@ def collect_records(paths: list[Path], record_type: str, salt: bool) -> list[dic
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise fail(f"{f}:{n} is not JSON ({exc.msg})") from None
-                s = new_salt() if salt else None
-                fields = record if isinstance(record, dict) else {}
-                out.append({"path": str(f), "line": n, "salt": s, "digest": digest_bytes(canonical_json(record), s),
-                            "record_type": fields.get("record_type") if fields.get("record_type") in RECORD_TYPES else record_type,
-                            "loan_id": _loan_id(str(fields.get("loan_id") or f"{f.stem}-{n}")),
-                            "event_time_ms": int(fields.get("event_time_ms") or f.stat().st_mtime * 1000)})
+                out.append(_jsonl_record(f, n, record, record_type, salt))
+        elif f.suffix == ".csv":
+            out += _csv_records(f, salt)
         else:
+            if record_type == "consent":
+                raise fail(f"{f}: a consent carries its report: deposit consents from .jsonl lines or .csv rows")
             s = new_salt() if salt else None
             out.append({"path": str(f), "salt": s, "digest": digest_bytes(f.read_bytes(), s), "record_type": record_type,
                         "loan_id": _loan_id(f.stem), "event_time_ms": int(f.stat().st_mtime * 1000)})
@@ -251,7 +306,9 @@ def collect_records(paths: list[Path], record_type: str, salt: bool) -> list[dic
 
 @lender_app.command("deposit")
 def deposit(
-    paths: Annotated[list[Path], typer.Argument(help="Files, directories (every file under them) or .jsonl files (a record per line).")],
+    paths: Annotated[list[Path], typer.Argument(help="Files, directories (every file under them), .jsonl files (a record per line, "
+                                                 "with record_type, loan_id, event_time_ms and report fields if it has them) or "
+                                                 ".csv files of reports (one record per row).")],
     server: Annotated[str, typer.Option("--server", help="Supervision chain URL.")],
     lender_id: Annotated[str, typer.Option("--lender", help="Your lender id.")],
     key: Annotated[Path, typer.Option("--key", help="Your private key file (0600).")],
@@ -281,7 +338,8 @@ def deposit(
             with progress_bar("depositing", len(records), enabled=not json_out) as update:
                 for start in range(0, len(records), batch):
                     chunk = records[start : start + batch]
-                    answer = client.deposit([DepositItem(r["digest"], r["record_type"], r["loan_id"], r["event_time_ms"]) for r in chunk])
+                    answer = client.deposit([DepositItem(r["digest"], r["record_type"], r["loan_id"], r["event_time_ms"], report=r.get("report"))
+                                             for r in chunk])
                     receipts.append(answer["receipt"])
                     for r, item in zip(chunk, answer["items"]):
                         # the commitment salt opens the item's public commitment (with the loan id): keep it private, like the record

@@ -40,7 +40,10 @@ class DepositError(Exception):
 
 @dataclass(frozen=True)
 class DepositItem:
-    """What a lender deposits about one record; ``commitment_salt`` is made by the SDK unless given."""
+    """What a lender deposits about one record; ``commitment_salt`` is made by the SDK unless given.
+
+    ``report`` is the record's typed regulatory report (``evidence.loan_reports``: required for ``consent``,
+    refused for ``other``), signed and committed with the item like the rest."""
 
     digest: str
     record_type: str
@@ -48,9 +51,10 @@ class DepositItem:
     event_time_ms: int
     metadata: dict[str, Any] | None = None
     commitment_salt: str | None = None
+    report: dict[str, Any] | None = None
 
     def as_item(self, commitment_salt: str) -> Item:
-        return Item(self.digest, self.record_type, self.loan_id, self.event_time_ms, commitment_salt, self.metadata)
+        return Item(self.digest, self.record_type, self.loan_id, self.event_time_ms, commitment_salt, self.metadata, self.report)
 
 
 class LenderClient:
@@ -94,6 +98,8 @@ class LenderClient:
                                      "event_time_ms": i.event_time_ms, "commitment_salt": i.commitment_salt}
             if i.metadata is not None:
                 entry["metadata"] = i.metadata
+            if i.report is not None:
+                entry["report"] = i.report
             body_items.append(entry)
         return {"lender_id": self.lender_id, "nonce": nonce, "timestamp_ms": now, "items": body_items, "signature": b64encode(signature)}
 
