@@ -1,4 +1,4 @@
-"""`fivechains audit`: re-verify both chains from what they publish, and the link between them.
+"""`fivechains audit`: re-verify every chain from what it publishes, and each link into the judicial chain.
 
 Supervision chain over its public HTTP API, judicial chain over gRPC (a consortium client
 certificate). A first audit replays every block; with --state, later audits check only what
@@ -29,11 +29,13 @@ def audit(
     judicial_vkey: Annotated[Optional[str], typer.Option("--judicial-vkey", help="The judicial chain's verifier key (kept in --state after the first run).")] = None,
     supervision_vkey: Annotated[Optional[str], typer.Option("--supervision-vkey", help="The supervision chain's key (default: as published, then pinned in --state).")] = None,
     state: Annotated[Optional[Path], typer.Option("--state", help="Folder keeping keys, checkpoints and positions from the last clean audit.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Replay both chains from the start even if --state holds a position.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Replay every chain from the start even if --state holds a position.")] = False,
+    risk: Annotated[Optional[str], typer.Option("--risk", help="Risk-control chain URL: audited too, with its anchors in the judicial chain.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print {ok, findings, …} as JSON.")] = False,
 ) -> None:
     """Audit both chains end to end; exit 0 only if everything holds."""
-    request = AuditRequest(supervision, judicial, certs, cert_name, judicial_vkey, supervision_vkey, state, full)
+    others = (("risk", risk),) if risk else ()
+    request = AuditRequest(supervision, judicial, certs, cert_name, judicial_vkey, supervision_vkey, state, full, others)
     try:
         with progress_bar("auditing", None, enabled=not json_out) as update:
             report = run_audit(request, lambda kind, done, total: update(done, total))
@@ -43,8 +45,9 @@ def audit(
         emit_json(report)
     elif report["ok"]:
         sv, jc, lag = report["supervision"], report["judicial"], report["anchoring_lag_ms"]
+        extra = "".join(f" · {report[kind]['chain']}: {report[kind]['blocks']} blocks, {report[kind]['entries']} entries" for kind, _ in others)
         console.print(f"[green]OK[/] ({report['mode']}, {report['seconds']} s) {sv['chain']}: {sv['blocks']} blocks, {sv['entries']} entries "
-                      f"· {jc['chain']}: {jc['blocks']} blocks, {jc['entries']} entries · anchoring lag mean {lag['mean']} ms, "
+                      f"· {jc['chain']}: {jc['blocks']} blocks, {jc['entries']} entries{extra} · anchoring lag mean {lag['mean']} ms, "
                       f"max {lag['max']} ms, {lag['in_flight_blocks']} block(s) in flight")
     else:
         console.print(f"[bold red]FAILED[/]: {len(report['findings'])} finding(s)")

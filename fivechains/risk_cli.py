@@ -140,9 +140,9 @@ def _print_warnings(rows: list[dict[str, Any]], json_out: bool) -> None:
     if json_out:
         emit_json({"warnings": rows})
         return
-    from rich.table import Table
-
     import datetime as dt
+
+    from rich.table import Table
 
     table = Table("warning 预警", "lender 机构", "level 等级", "index 指数", "state 状态", "deadline 期限", title="warnings 风险预警")
     for w in rows:

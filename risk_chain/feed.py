@@ -10,6 +10,7 @@ the registered lenders and their keys (their answers to warnings are checked wit
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ import pyarrow.compute as pc
 from .report_table import REPORT_SCHEMA
 
 __all__ = ["FeedClient", "FeedPage", "rows_table", "FeedLender"]
+
+logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per page polled would drown the service's own log
 
 
 class FeedRow(msgspec.Struct, frozen=True):

@@ -22,12 +22,11 @@ import httpx
 from sqlalchemy import select
 
 from chain.hashing import suite_by_name
-from chain.keys import PublicKey, generate_keypair, load_private_key, public_key_bytes, public_key_from_bytes
+from chain.keys import PublicKey, generate_keypair, load_or_create_signer, load_private_key, public_key_bytes, public_key_from_bytes
 from chain.ledger import Ledger
 from chain.note import format_vkey
 from chain_sql import open_store
 from chain_sql.migrations import upgrade_schema
-from chain.keys import load_or_create_signer
 from service_kit.anchoring import AnchoredBlock, AnchorOutbox
 from service_kit.auth import TokenDigest
 from service_kit.data_files import data_dir_lock, secret_token
@@ -40,7 +39,7 @@ from .config import DEFAULT_OFFICER, KEY_FILE, OFFICER_KEY_FILE, TOKEN_FILE, Ris
 from .feed import FeedClient, FeedLender
 from .indicators import RiskIndicators
 from .models import MIGRATIONS, AnchoredUpTo, Complaint, LenderKey, ModelText, Officer, Step
-from .scorecard import WARNING_BANDS, Model, ModelHolder, Score, parse_model, score
+from .scorecard import WARNING_BANDS, Model, ModelHolder, Score, score
 from .warning_book import WarningBook, new_warning_id
 
 __all__ = ["RiskChain", "RiskConfig", "StepConflict", "explanation_of"]

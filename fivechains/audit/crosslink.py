@@ -10,6 +10,7 @@ open — the records sealed but not yet seen anchored, and their blocks — and 
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +20,25 @@ from evidence.anchor_entry import anchor_facts
 from evidence.entry_codec import EntryError
 from evidence.supervision_entry import parse_supervision_entry, supervision_entry_fields
 
-__all__ = ["AnchorBook"]
+__all__ = ["AnchorBook", "anchor_source"]
 
 Record = tuple[str, str, int] | None  # (digest, lender_id, deposit_time_ms) of a supervision entry; None if unreadable
 UNCHECKED = ("", "", -1)  # an entry of a damaged supervision block: named already, its anchor is not compared
 Find = Callable[..., None]  # ChainReplay.find(problem, block=…, entry=…)
+
+
+_SOURCE = re.compile(rb'"source":"([A-Za-z0-9._:/-]{1,128})","source_index":')
+
+
+def anchor_source(data: bytes) -> str | None:
+    """The source chain an anchor entry names (one search in the form the judicial chain writes), None if not an anchor."""
+    found = _SOURCE.search(data)
+    if found is not None:
+        return found.group(1).decode()
+    try:
+        return anchor_facts(data)[0]
+    except EntryError:
+        return None
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""One audit of both chains: checkpoints against the last audit, every new block replayed,
-the cross-link checked entry by entry.
+"""One audit of every chain: checkpoints against the last audit, every new block replayed, each source
+chain's cross-link into the judicial chain checked entry by entry.
 
 The judicial checkpoint is read before the supervision one: everything the judicial chain has
 anchored was sealed on the supervision chain before that, so a live system never shows an
@@ -23,7 +23,7 @@ from chain.merkle import leaf_hash, verify_consistency
 from chain.note import Ed25519NoteVerifier, format_vkey, parse_vkey
 from chain.replay import ChainReplay, EntriesDoNotAddUp, name_changed_entries
 
-from .crosslink import AnchorBook
+from .crosslink import AnchorBook, anchor_source
 from .readers import ChainReader, JudicialReader, MissingBlock, SupervisionReader
 from .state import AuditState, write_misbehaviour
 
@@ -43,6 +43,7 @@ class AuditRequest:
     supervision_vkey: str | None = None
     state_dir: Path | None = None
     full: bool = False
+    others: tuple[tuple[str, str], ...] = ()  # (kind, URL) of the other source chains anchored in the judicial chain, e.g. ("risk", url)
 
 
 def run_audit(request: AuditRequest, progress: Progress = lambda kind, done, total: None) -> dict[str, Any]:
@@ -53,54 +54,76 @@ def run_audit(request: AuditRequest, progress: Progress = lambda kind, done, tot
         raise ValueError("the judicial chain's key is needed on the first audit: --judicial-vkey VKEY")
     started = time.perf_counter()
     sv_reader, jc_reader = SupervisionReader(request.supervision), JudicialReader(request.judicial, request.certs, request.cert_name)
+    other_readers = {kind: SupervisionReader(url) for kind, url in request.others}  # every source chain serves the same public reads
     try:
         jc_verifier = parse_vkey(judicial_vkey)
         jc_cp = jc_reader.checkpoint()
-        sv_verifier = parse_vkey(request.supervision_vkey or state.keys.get("supervision") or sv_reader.info["vkey"])
-        sv_cp = sv_reader.checkpoint()
-        sv_suite = suite_by_name(sv_reader.info.get("hash_suite", "sha256"))
-        sv = _replay_for(sv_reader.info["chain_id"], sv_verifier, state, request.full, sv_suite)
+        sources = {"supervision": (sv_reader, request.supervision_vkey), **{k: (r, None) for k, r in other_readers.items()}}
+        replays: dict[str, ChainReplay] = {}
+        checkpoints: dict[str, str | None] = {}
+        for kind, (reader, pinned) in sources.items():
+            verifier = parse_vkey(pinned or state.keys.get(kind) or reader.info["vkey"])
+            checkpoints[kind] = reader.checkpoint()
+            replays[kind] = _replay_for(reader.info["chain_id"], verifier, state, request.full, suite_by_name(reader.info.get("hash_suite", "sha256")))
+            if state.keys.get(kind) and pinned is None and state.keys[kind] != reader.info["vkey"]:
+                replays[kind].find(f"the {kind} chain now publishes another key than the one pinned in --state")
+        sv = replays["supervision"]
         jc = _replay_for(jc_verifier.name, jc_verifier, state, request.full, paired_hash_suite(jc_verifier))  # type: ignore[arg-type]
         resumed = bool(sv.size or jc.size)
-        book = AnchorBook.from_state(state.crosslink) if resumed and state.crosslink else AnchorBook(sv.chain_id)
-        if state.keys.get("supervision") and request.supervision_vkey is None and state.keys["supervision"] != sv_reader.info["vkey"]:
-            sv.find("the supervision chain now publishes another key than the one pinned in --state")
+        saved = {**(state.crosslinks or {}), **({sv.chain_id: state.crosslink} if state.crosslink else {})}
+        books = {r.chain_id: AnchorBook.from_state(saved[r.chain_id]) if resumed and saved.get(r.chain_id) else AnchorBook(r.chain_id)
+                 for r in replays.values()}
 
-        def supervision_block(header: Any, entries: list[tuple[int, bytes]], damaged: bool) -> None:
-            # the records of a damaged block are not compared with their anchors: the block's finding names them already
-            book.add_supervision_block(header.height, header.first_index, None if damaged else [e for _, e in entries],
-                                       header.tree_size, header.time_ms)
+        def source_block(book: AnchorBook) -> OnBlock:
+            def on_block(header: Any, entries: list[tuple[int, bytes]], damaged: bool) -> None:
+                # the records of a damaged block are not compared with their anchors: the block's finding names them already
+                book.add_supervision_block(header.height, header.first_index, None if damaged else [e for _, e in entries],
+                                           header.tree_size, header.time_ms)
+            return on_block
 
         def judicial_block(header: Any, entries: list[tuple[int, bytes]], damaged: bool) -> None:
             for index, data in entries:
-                book.add_judicial_entry(jc.find, header.height, index, data, header.time_ms, gaps_allowed=damaged)
+                book = books.get(anchor_source(data))
+                if book is not None:
+                    book.add_judicial_entry(jc.find, header.height, index, data, header.time_ms, gaps_allowed=damaged)
+                elif anchor_source(data) is None:
+                    jc.find("the judicial entry is not an anchor record", block=header.height, entry=index)
 
-        sv_size = _follow("supervision", sv_reader, sv, sv_cp, state, request.state_dir, supervision_block, progress)
+        sizes = {kind: _follow(kind, sources[kind][0], replays[kind], checkpoints[kind], state, request.state_dir,
+                               source_block(books[replays[kind].chain_id]), progress) for kind in sources}
         jc_size = _follow("judicial", jc_reader, jc, jc_cp, state, request.state_dir, judicial_block, progress)
-        if not sv.broken and not jc.broken:
-            book.check_unanchored(sv.find)
+        for replay in replays.values():
+            if not replay.broken and not jc.broken:
+                books[replay.chain_id].check_unanchored(replay.find)
     finally:
         sv_reader.close()
         jc_reader.close()
+        for reader in other_readers.values():
+            reader.close()
 
-    findings = sv.findings + jc.findings
+    findings = [f for r in replays.values() for f in r.findings] + jc.findings
+    book = books[sv.chain_id]
     report = {
         "ok": not findings,
         "findings": [f.to_dict() for f in findings],
         "mode": "incremental" if resumed else "full",
-        "supervision": {"chain": sv.chain_id, "blocks": sv.next_height, "entries": sv.size, "checked_entries": sv.size - sv_size},
+        **{kind: {"chain": r.chain_id, "blocks": r.next_height, "entries": r.size, "checked_entries": r.size - sizes[kind]}
+           for kind, r in replays.items()},
         "judicial": {"chain": jc.chain_id, "blocks": jc.next_height, "entries": jc.size, "checked_entries": jc.size - jc_size},
         "anchoring_lag_ms": book.lag_summary(),
+        **{f"{kind}_anchoring_lag_ms": books[r.chain_id].lag_summary() for kind, r in replays.items() if kind != "supervision"},
         "seconds": round(time.perf_counter() - started, 3),
     }
     if request.state_dir is not None and not findings:
-        for replay, cp_text in ((sv, sv_cp), (jc, jc_cp)):
+        for replay, cp_text in [*((replays[k], checkpoints[k]) for k in replays), (jc, jc_cp)]:
             if cp_text:
                 cp = open_checkpoint(cp_text, replay.verifier).checkpoint
                 state.checkpoints[replay.chain_id] = {"size": cp.size, "root": base64.b64encode(cp.root).decode(), "checkpoint": cp_text}
                 state.positions[replay.chain_id] = replay.position()
-        state.keys.update({"supervision": format_vkey(sv.verifier), "judicial": format_vkey(jc.verifier)})
+        state.keys.update({kind: format_vkey(r.verifier) for kind, r in replays.items()})
+        state.keys["judicial"] = format_vkey(jc.verifier)
         state.crosslink = book.to_state()
+        state.crosslinks = {chain_id: b.to_state() for chain_id, b in books.items() if chain_id != sv.chain_id}
         state.save(request.state_dir)
     return report
 

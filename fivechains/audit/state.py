@@ -24,7 +24,8 @@ class AuditState:
     keys: dict[str, str] = field(default_factory=dict)  # "supervision" / "judicial" → verifier key
     checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # chain id → {size, root, checkpoint}
     positions: dict[str, dict[str, Any]] = field(default_factory=dict)  # chain id → ChainReplay.position()
-    crosslink: dict[str, Any] | None = None  # AnchorBook.to_state()
+    crosslink: dict[str, Any] | None = None  # AnchorBook.to_state() of the supervision chain
+    crosslinks: dict[str, Any] | None = None  # source chain id → AnchorBook.to_state(), for the other source chains
 
     @classmethod
     def load(cls, folder: Path | None) -> AuditState:
@@ -32,7 +33,7 @@ class AuditState:
             return cls()
         try:
             raw = json.loads((folder / STATE_FILE).read_text())
-            return cls(raw.get("keys", {}), raw.get("checkpoints", {}), raw.get("positions", {}), raw.get("crosslink"))
+            return cls(raw.get("keys", {}), raw.get("checkpoints", {}), raw.get("positions", {}), raw.get("crosslink"), raw.get("crosslinks"))
         except (OSError, ValueError, AttributeError) as exc:
             raise ValueError(f"{folder / STATE_FILE} is not an audit state: {exc}") from None
 
@@ -40,7 +41,7 @@ class AuditState:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / (STATE_FILE + ".tmp")
         temporary.write_text(json.dumps({"keys": self.keys, "checkpoints": self.checkpoints, "positions": self.positions,
-                                         "crosslink": self.crosslink}))
+                                         "crosslink": self.crosslink, "crosslinks": self.crosslinks}))
         os.replace(temporary, folder / STATE_FILE)
 
 
