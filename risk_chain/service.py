@@ -341,9 +341,19 @@ class RiskChain:
             return None  # being handled
         if latest is not None and latest.state == "closed" and self._in_band_since(lender_id, latest.closed_day, day, model):
             return self._reopen(latest, day, s)
-        if latest is None and (s.warning or s.band in WARNING_BANDS) or latest is not None and s.warning:
+        if latest is None and (s.warning or s.band in WARNING_BANDS) or latest is not None and self._fresh(lender_id, day, s, model):
             return self._open(lender_id, day, s)
         return None
+
+    def _fresh(self, lender_id: str, day: dt.date, s: Score, model: Model) -> bool:
+        """A new risk after a closed warning: the lender entered orange or red today, or crossed a hard limit it was under yesterday
+        (a risk that merely persists reopens the closed warning instead, after the set number of days)."""
+        if any(reason.startswith("entered") for reason in s.reasons):
+            return True
+        with self._figures:
+            before = self._score(lender_id, day - dt.timedelta(days=1), model)
+        crossed_before = {line.indicator for line in before.lines if line.limit_crossed} if before else set()
+        return any(line.limit_crossed and line.indicator not in crossed_before for line in s.lines)
 
     def explain_now(self, lender_id: str, day: dt.date, s: Score) -> dict[str, Any]:
         with self._figures:
@@ -354,8 +364,8 @@ class RiskChain:
         return explanation_of(s, lender_id, day, entries, settings=self.config.settings, supervision=supervision, complaints=complaints)
 
     def _centre_step(self, warning_id: str, lender_id: str, step: str, body: dict[str, Any], expect_state: str | None,
-                     changes: dict[str, Any], new_warning: dict[str, Any] | None = None) -> str:
-        now = int(time.time() * 1000)
+                     changes: dict[str, Any], new_warning: dict[str, Any] | None = None, now: int | None = None) -> str:
+        now = now or int(time.time() * 1000)
         signature = self._centre_key.sign(step_text(self.config.chain_id, warning_id, step, self.config.centre_id, now, body).encode())
         self.book.take(warning_id, lender_id, step, self.config.centre_id, "centre", now, body, signature, expect_state=expect_state,
                        changes=changes, new_warning=new_warning)
@@ -371,7 +381,7 @@ class RiskChain:
         return self._centre_step(wid, lender_id, "open", body, None,
                                  {"deadline_ms": now + self.config.deadlines.answer(level), "deadline_for": "answer"},
                                  new_warning={"level": level, "day": _day_number(day), "closed_day": None, "risk_index": s.index,
-                                              "band": s.band, "model_sha256": s.model_sha256})
+                                              "band": s.band, "model_sha256": s.model_sha256}, now=now)
 
     def _reopen(self, row: Any, day: dt.date, s: Score) -> str:
         now = int(time.time() * 1000)
@@ -380,7 +390,7 @@ class RiskChain:
         return self._centre_step(row.id, row.lender_id, "reopen", body, "closed",
                                  {"deadline_ms": now + self.config.deadlines.answer(row.level), "deadline_for": "answer",
                                   "deadline_flagged": False, "day": _day_number(day), "closed_day": None, "risk_index": s.index,
-                                  "band": s.band, "model_sha256": s.model_sha256})
+                                  "band": s.band, "model_sha256": s.model_sha256}, now=now)
 
     def check_deadlines(self, now_ms: int | None = None) -> list[str]:
         """Flag every deadline that passed (a step of its own, once per deadline)."""
