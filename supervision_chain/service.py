@@ -26,6 +26,7 @@ from chain_sql.election import AdvisoryLock, Campaign, sealer_lock_key
 from chain_sql.schema import BlockRow
 from evidence.loan_reports import ReportError
 from service_kit.auth import TokenDigest
+from service_kit.sealing import Changes, Sealer
 
 from .anchorer import Anchorer
 from .config import DEFAULT_CHAIN_ID, KEY_FILE, MAX_ITEM_BYTES, TOKEN_FILE, SupervisionConfig
@@ -36,7 +37,6 @@ from .lender_auth import LenderAuth
 from .lookups import DepositLookups, delay_quantile
 from .models import AnchoredUpTo
 from .records import REPORT_KEY_BYTES, Item, ReceiptFields, encoded_items, item_report, receipt_text, request_text, valid_id
-from service_kit.sealing import Changes, Sealer
 from .writer import Accepted, DepositJob, DepositWriter
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,6 @@ and public entries that reveal neither the lender nor the warning."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import time
@@ -13,8 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from chain.keys import generate_private_key, public_key_bytes
 from chain.audit import audit_ledger
+from chain.keys import generate_private_key, public_key_bytes
 from evidence.loan_reports import parse_report
 from evidence.supervision_entry import parse_supervision_entry
 from risk_chain.closed_loop import STEPS, StepRefused, next_state, step_text
