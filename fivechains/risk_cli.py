@@ -417,4 +417,19 @@ def officer_add(ctx: typer.Context, officer_id: str, name: Annotated[str, typer.
     console.print(f"officer {officer_id} registered")
 
 
+@risk_app.command("page-link")
+def page_link(lender: Lender, key: LenderKey, server: Server = DEFAULT_SERVER, json_out: JsonOut = False) -> None:
+    """Print a sign-in link to your warnings' web pages (signed with your key; it works once, within the replay window)."""
+    from risk_chain.pages import sign_in_link
+
+    with _party_client(server, lender, key, "lender") as client:
+        chain_id = _call(lambda: client.chain_id)
+        url = sign_in_link(server, chain_id, lender, client.key)
+    if json_out:
+        emit_json({"url": url})
+    else:
+        console.print("open this link within 5 minutes; it works once · 请在 5 分钟内打开，仅可使用一次:")
+        console.print(url, soft_wrap=True, markup=False, highlight=False)  # one line, as it must be pasted
+
+
 __all__ = ["risk_app", "build_risk_chain"]
