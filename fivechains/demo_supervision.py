@@ -36,12 +36,13 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
     """Start `fivechains up`, deposit as a lender, show the codes, prepare a case for the court portal."""
     console.rule("[bold]fivechains up[/] — supervision chain (监管链) → judicial chain (司法链): a lender deposits, codes come back")
     system_dir = data_dir / "system"
-    sport, jport, pport = _free_port(), _free_port(), _free_port()
+    sport, jport, pport, rport = _free_port(), _free_port(), _free_port(), _free_port()
     url = f"http://127.0.0.1:{sport}"
+    risk = f"http://127.0.0.1:{rport}"
     portal = f"http://127.0.0.1:{pport}"
     log_path = data_dir / "up.log"
     command = [sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(system_dir),
-               "--supervision-port", str(sport), "--judicial-port", str(jport), "--portal-port", str(pport), "--seal-interval-ms", "200", "--suite", suite]
+               "--supervision-port", str(sport), "--judicial-port", str(jport), "--portal-port", str(pport), "--risk-port", str(rport), "--seal-interval-ms", "200", "--suite", suite]
     console.print("$ fivechains up --data-dir " + str(system_dir) + f" --supervision-port {sport} --judicial-port {jport} --suite {suite}")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -96,7 +97,10 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
             refused = httpx.post(url + "/v1/deposits", json=bad)
             console.print(f"a malformed request → {refused.status_code} {refused.headers['content-type']}: {refused.json()['detail']}")
         case_zip, judge_id, password = _demo_case(data_dir, system_dir, records, salts, views, answer)
-        _regulator(data_dir, system_dir, url, portal, jport)
+        from .demo_risk import run_risk_demo
+
+        run_risk_demo(data_dir, system_dir, url, risk, portal)
+        _regulator(data_dir, system_dir, url, portal, jport, risk)
         console.rule("[bold]court portal 法院存证核验[/]")
         console.print("verify the demo case in a browser · 在浏览器中核验演示案件:")
         console.print(f"  portal   {portal}/web/login", soft_wrap=True)
@@ -117,23 +121,24 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
             proc.kill()
 
 
-def _regulator(data_dir: Path, system_dir: Path, url: str, portal: str, jport: int) -> None:
-    """The regulator audits both chains from what they publish, and has a dashboard."""
-    console.rule("[bold]regulator 监管[/] — audit both chains, and the dashboard")
+def _regulator(data_dir: Path, system_dir: Path, url: str, portal: str, jport: int, risk: str) -> None:
+    """The regulator audits every chain from what they publish, and has a dashboard."""
+    console.rule("[bold]regulator 监管[/] — audit every chain, and the dashboard")
     certs = system_dir / "certs"
     fc = [sys.executable, "-m", "fivechains.cli"]
     subprocess.run([*fc, "judicial", "certs", "--certs", str(certs), "--client", "regulator.demo"], check=True, capture_output=True)
     judicial_vkey = httpx.get(portal + "/v1/chain").json()["vkey"]
     args = ["audit", "--supervision", url, "--judicial", f"127.0.0.1:{jport}", "--certs", str(certs), "--cert-name", "regulator.demo",
-            "--judicial-vkey", judicial_vkey, "--state", str(data_dir / "audit-state"), "--json"]
+            "--judicial-vkey", judicial_vkey, "--risk", risk, "--state", str(data_dir / "audit-state"), "--json"]
     done = subprocess.run([*fc, *args], capture_output=True, text=True)
     report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {"ok": False, "findings": [done.stderr.strip()]}
     verdict = "[green]OK[/]" if report["ok"] else f"[red]FAILED[/] {report['findings']}"
-    console.print(f"$ fivechains audit --supervision {url} --judicial 127.0.0.1:{jport} --state {data_dir / 'audit-state'} … → {verdict}", soft_wrap=True)
+    console.print(f"$ fivechains audit --supervision {url} --judicial 127.0.0.1:{jport} --risk {risk} --state {data_dir / 'audit-state'} … → {verdict}", soft_wrap=True)
     if report["ok"]:
         lag = report["anchoring_lag_ms"]
-        sv, jc = report["supervision"], report["judicial"]
-        console.print(f"  {report['mode']} audit: {sv['checked_entries']} of {sv['entries']} supervision and {jc['checked_entries']} of "
+        sv, jc, rk = report["supervision"], report["judicial"], report["risk"]
+        console.print(f"  {report['mode']} audit: {sv['checked_entries']} of {sv['entries']} supervision, {rk['checked_entries']} of "
+                      f"{rk['entries']} risk and {jc['checked_entries']} of "
                       f"{jc['entries']} judicial entries replayed, every anchor matched; anchoring lag mean {lag['mean']} ms "
                       "(the state is kept: the next audit checks only what is new)")
     console.print(f"  dashboard {url}/regulator/  (sign in with the token in {system_dir / 'supervision' / 'regulator.token'})", soft_wrap=True)
