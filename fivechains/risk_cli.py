@@ -383,7 +383,7 @@ def proofs(warning_id: str, lender: Lender, key: LenderKey, server: Server = DEF
             for n, index in enumerate(indexes, 1):
                 entry = http.get("/v1/entries", params={"start": index, "end": index + 1}).raise_for_status().json()["entries"][0]["data"]
                 proof = http.get("/v1/proofs/inclusion", params={"index": index, "tree_size": cp.size}).raise_for_status().json()
-                if parse_supervision_entry(entry).lender_id != lender:
+                if parse_supervision_entry(entry.encode()).lender_id != lender:
                     problems.append(f"entry {index} is not yours")
                 elif not verify_inclusion(leaf_hash(entry.encode(), suite), index, cp.size, [base64.b64decode(h) for h in proof["hashes"]],
                                           cp.root, suite):

@@ -64,7 +64,7 @@ def history(now_ms: int, lenders: tuple[str, ...] = ("L0001", "L0002", "L0003"),
         overdue_loans: list[tuple[str, int, int]] = []
         for d in range(days):
             late_month = min(1.0, max(0.0, (d - (days - 100)) / 60))  # 0 → 1 from a hundred days before today, then 1
-            n = 6
+            n = 5
             for k in range(n):
                 loan, t = f"{lender}-{d:03d}-{k}", at(d, k, n)
                 principal = rng.randrange(20_000_00, 80_000_00, 100)

@@ -114,6 +114,7 @@ class RiskChain:
         self.supervision_checkpoint: str | None = None
         self.scores: dict[str, tuple[dt.date, Score]] = {}  # each lender's latest score
         self.feed_error: str | None = None
+        self._pending: set[str] = set()  # lenders whose figures moved since they were last scored
         self._complaints_loaded = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="risk-feed", daemon=True)
@@ -248,24 +249,31 @@ class RiskChain:
             client.close()
 
     def follow_once(self, client: FeedClient) -> bool:
-        """Read one page of newly sealed reports; True if it held any (the caller reads on)."""
+        """Read one page of newly sealed reports; True if it held any (the caller reads on). Lenders are scored once the
+        feed is caught up (a backlog of many pages is decided on all of it, not page by page)."""
         page = client.page(self.position, self.config.feed_page)
         if not page.count:
             self.position = max(self.position, page.next)
             self.supervision_size = max(self.supervision_size, page.sealed_size)
+            self._decide_pending()
             return False
         checkpoint = client.checkpoint()
-        lenders = set(page.table["lender_id"].to_pylist())
         with self._figures:
             before = self.indicators.latest_day()
             self.indicators.add_block(page.table)
             self.position, self.supervision_size, self.supervision_checkpoint = page.next, page.sealed_size, checkpoint
-            after = self.indicators.latest_day()
-            if after != before:
-                lenders |= set(self.indicators.lenders())
-        self.evaluate(sorted(lenders))
+            self._pending |= set(page.table["lender_id"].to_pylist())
+            if self.indicators.latest_day() != before:
+                self._pending |= set(self.indicators.lenders())
+        if page.count < self.config.feed_page or page.next >= page.sealed_size:
+            self._decide_pending()
         self.changes.bump()
         return True
+
+    def _decide_pending(self) -> None:
+        if self._pending:
+            lenders, self._pending = sorted(self._pending), set()
+            self.evaluate(lenders)
 
     def _load_complaints(self) -> None:
         import pyarrow as pa
