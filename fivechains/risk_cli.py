@@ -380,15 +380,23 @@ def proofs(warning_id: str, lender: Lender, key: LenderKey, server: Server = DEF
         suite = suite_by_name(info["hash_suite"])
         cp = open_checkpoint(e["supervision"]["checkpoint"], parse_vkey(info["vkey"])).checkpoint
         with progress_bar("checking inclusion proofs", len(indexes), enabled=not json_out) as update:
-            for n, index in enumerate(indexes, 1):
-                entry = http.get("/v1/entries", params={"start": index, "end": index + 1}).raise_for_status().json()["entries"][0]["data"]
-                proof = http.get("/v1/proofs/inclusion", params={"index": index, "tree_size": cp.size}).raise_for_status().json()
-                if parse_supervision_entry(entry.encode()).lender_id != lender:
-                    problems.append(f"entry {index} is not yours")
-                elif not verify_inclusion(leaf_hash(entry.encode(), suite), index, cp.size, [base64.b64decode(h) for h in proof["hashes"]],
-                                          cp.root, suite):
-                    problems.append(f"entry {index}: the inclusion proof does not verify")
-                update(n)
+            for n in range(0, len(indexes), 1000):  # a thousand entries and their proofs per request
+                chunk = indexes[n:n + 1000]
+                entries: dict[int, str] = {}
+                start = chunk[0]
+                while start <= chunk[-1]:
+                    rows = http.get("/v1/entries", params={"start": start, "end": min(chunk[-1] + 1, start + 1000)}).raise_for_status().json()
+                    entries.update((e["index"], e["data"]) for e in rows["entries"])
+                    start = min(chunk[-1] + 1, start + 1000)
+                answer = http.get("/v1/proofs/inclusions", params={"indexes": ",".join(map(str, chunk)), "tree_size": cp.size})
+                for proof in answer.raise_for_status().json()["proofs"]:
+                    index, entry = proof["index"], entries.get(proof["index"], "")
+                    if not entry or parse_supervision_entry(entry.encode()).lender_id != lender:
+                        problems.append(f"entry {index} is not yours")
+                    elif not verify_inclusion(leaf_hash(entry.encode(), suite), index, cp.size, [base64.b64decode(h) for h in proof["hashes"]],
+                                              cp.root, suite):
+                        problems.append(f"entry {index}: the inclusion proof does not verify")
+                update(n + len(chunk))
     result = {"warning": warning_id, "entries": len(indexes), "checkpoint_size": cp.size, "ok": not problems, "problems": problems}
     if json_out:
         emit_json(result)

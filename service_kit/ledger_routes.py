@@ -59,6 +59,14 @@ def ledger_router(get_ledger: Callable[[Request], Ledger], tag: str = "audit") -
         return {"index": index, "tree_size": proof.tree_size, "leaf_hash": b64encode(proof.leaf_hash),
                 "hashes": [b64encode(h) for h in proof.hashes]}
 
+    @router.get("/v1/proofs/inclusions", summary="Inclusion proofs of up to 1,000 entries in one tree")
+    def inclusions(ledger: LedgerDep, indexes: Annotated[str, Query(max_length=20_000, pattern=r"^[0-9]{1,16}(,[0-9]{1,16}){0,999}$",
+                                                                    description="Comma-separated entry indexes (at most 1,000).")],
+                   tree_size: Size | None = None) -> dict[str, Any]:
+        proofs = ledger.inclusion_proofs([int(i) for i in indexes.split(",")], tree_size)
+        return {"tree_size": proofs[0].tree_size, "proofs": [{"index": p.index, "leaf_hash": b64encode(p.leaf_hash),
+                                                              "hashes": [b64encode(h) for h in p.hashes]} for p in proofs]}
+
     @router.get("/v1/proofs/consistency", summary="Consistency proof between two sealed sizes")
     def consistency(ledger: LedgerDep, old_size: Size, new_size: Size | None = None) -> dict[str, Any]:
         proof = ledger.consistency_proof(old_size, new_size)
