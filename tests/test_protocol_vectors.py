@@ -347,14 +347,17 @@ def test_the_document_states_every_tag_name_and_error_the_code_uses() -> None:
     from chain.tlog_proof import TLOG_PROOF_HEADER
     from judicial_chain.deposit_code import ALPHABET
     from service_kit import problems
+    import risk_chain.service  # noqa: F401 (its problem types)
+    from risk_chain.closed_loop import RECORD_TYPE as RISK_RECORD_TYPES
+    from risk_chain.closed_loop import STEP_TAG
     from supervision_chain.records import READ_TAG, RECEIPT_TAG, RECORD_TYPES, REQUEST_TAG
 
     text = PROTOCOL.read_text(encoding="utf-8")
     for value in (REQUEST_TAG, RECEIPT_TAG, READ_TAG, BLOCK_TAG, TLOG_PROOF_HEADER, ALPHABET, problems.PROBLEM_BASE,
-                  SM2_TYPE[1:].decode(), SM2_COSIGNATURE_TYPE[1:].decode(), *RECORD_TYPES):
+                  SM2_TYPE[1:].decode(), SM2_COSIGNATURE_TYPE[1:].decode(), *RECORD_TYPES, STEP_TAG, *RISK_RECORD_TYPES.values()):
         assert value in text, f"docs/protocol.md does not state {value!r}"
     slugs = {cls.slug for cls in _subclasses(problems.ServiceError)} | set(problems._SLUGS.values())
-    for package in ("service_kit", "supervision_chain", "judicial_chain"):  # and those written as problem(status, "slug", ...)
+    for package in ("service_kit", "supervision_chain", "judicial_chain", "risk_chain"):  # and those written as problem(status, "slug", ...)
         for source in (ROOT / package).rglob("*.py"):
             slugs |= set(re.findall(r'problem\(\s*\d{3},\s*"([a-z-]+)"', source.read_text(encoding="utf-8")))
     assert {"body-too-large", "insufficient-storage", "not-in-ledger", "chain-unavailable"} <= slugs
