@@ -56,8 +56,12 @@ def up(
     if settings.risk.enabled:  # the risk chain follows the supervision chain's report feed and anchors like it
         from .risk_cli import build_risk_chain
 
+        from service_kit.data_files import secret_token
+
+        secret_token(settings.judicial_dir(), "outcomes.token")  # the portal's, read by the risk chain for failures at court
         risk = build_risk_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
-                                f"127.0.0.1:{judicial_port}")
+                                f"127.0.0.1:{judicial_port}", f"http://{settings.portal.host}:{portal_port}",
+                                settings.judicial_dir() / "outcomes.token")
     sources = [supervision.config.chain_id] + ([risk.config.chain_id] if risk else [])
     ca_dir = ensure_consortium(certs, sources)  # the CA key apart, in ca_dir: the servers read only certs
     judicial = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum,

@@ -96,7 +96,18 @@ class PortalJobChunk(SQLModel, table=True):
     results: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON list of verdicts
 
 
-JUDICIAL_TABLES = [m.__table__ for m in (Source, SourceState, AnchoredBlock, CodeRow, LenderName, PortalJob, PortalJobChunk)]  # type: ignore[attr-defined]
+class CourtFailure(SQLModel, table=True):
+    """Evidence that failed at court, per depositor and day: items judged tampered whose code names this lender's
+    entry (the risk chain's ``court_failures`` indicator reads these counts; no case or judge is in them)."""
+
+    __tablename__ = "jc_court_failure"
+    chain_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    lender_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    day: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))  # days since 1970 in Beijing time
+    failures: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+JUDICIAL_TABLES = [m.__table__ for m in (Source, SourceState, AnchoredBlock, CodeRow, LenderName, PortalJob, PortalJobChunk, CourtFailure)]  # type: ignore[attr-defined]
 
 MIGRATIONS = Migrations(Path(__file__).parent / "migrations", version_table="alembic_version_judicial",
                         baseline="0001", marker_table="ledger_meta")  # the schema's history (Alembic), applied at start-up

@@ -70,6 +70,7 @@ class Verdict:
     line: int | None = None
     facts: dict[str, Any] = field(default_factory=dict)  # only for verified items
     bundle: str | None = None  # offline proof (C2SP tlog-proof), only for verified items
+    depositor: tuple[str, str] | None = None  # (source chain, lender) of a tampered item's entry: counted, never shown
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "verdict": self.verdict, "detail": self.detail}
@@ -130,7 +131,8 @@ class Verifier:
                 continue
             entry, record = entries[index], records[index]
             if not hmac.compare_digest(record.digest, digest):
-                out.append(Verdict(shown, "tampered", "no match: the evidence's digest differs from the deposited one", item.path, item.line))
+                out.append(Verdict(shown, "tampered", "no match: the evidence's digest differs from the deposited one", item.path, item.line,
+                                   depositor=(record.source, record.lender_id)))
                 continue
             facts = {
                 "lender_id": record.lender_id, "lender_name": names.get((record.source, record.lender_id)),

@@ -47,6 +47,8 @@ class RiskConfig:
     seal_interval_ms: int = 500
     replay_window_ms: int = 300_000
     judicial_target: str | None = None
+    court_url: str | None = None  # the court portal: evidence judged tampered per lender (the court_failures indicator)
+    court_token_file: Path | None = None  # its outcomes token (judicial data directory, outcomes.token)
     certs_dir: Path | None = None
     model_path: Path = DEFAULT_MODEL
     settings: RiskSettings = field(default_factory=RiskSettings)

@@ -115,6 +115,7 @@ class RiskChain:
         self.scores: dict[str, tuple[dt.date, Score]] = {}  # each lender's latest score
         self.feed_error: str | None = None
         self._pending: set[str] = set()  # lenders whose figures moved since they were last scored
+        self._court_seen: dict[tuple[str, int], int] = {}  # (lender, day) → tampered items counted so far
         self._complaints_loaded = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="risk-feed", daemon=True)
@@ -235,6 +236,10 @@ class RiskChain:
                     if time.monotonic() - synced > 5:
                         self.sync_lenders(client.lenders())
                         synced = time.monotonic()
+                        try:
+                            self.follow_court()
+                        except (httpx.HTTPError, OSError) as exc:  # the portal away: the reports go on, the counts catch up later
+                            log.warning("the court portal's outcomes are not answering (%s)", exc.__class__.__name__)
                     if self.follow_once(client):
                         continue  # more may be waiting: read on at once
                 self.check_deadlines()
@@ -269,6 +274,34 @@ class RiskChain:
             self._decide_pending()
         self.changes.bump()
         return True
+
+    def follow_court(self) -> None:
+        """Bring the court_failures indicator up to date from the portal's counts of tampered evidence per lender and day."""
+        if not (self.config.court_url and self.config.court_token_file):
+            return
+        import pyarrow as pa
+
+        token = self.config.court_token_file.read_text().strip()
+        answer = httpx.get(self.config.court_url.rstrip("/") + "/v1/outcomes/failures", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        answer.raise_for_status()
+        deltas: dict[tuple[str, int], int] = {}
+        for row in answer.json()["failures"]:
+            if row["chain_id"] == self.config.chain_id:
+                continue  # a risk document judged tampered is not a lender's evidence
+            key = (row["lender_id"], int(row["day"]))
+            if (new := int(row["failures"]) - self._court_seen.get(key, 0)) > 0:
+                deltas[key] = new
+        if deltas:
+            table = pa.table({"lender_id": [k[0] for k in deltas], "day": [_EPOCH + dt.timedelta(days=k[1]) for k in deltas],
+                              "count": list(deltas.values())})
+            with self._figures:
+                if self.indicators.latest_day() is None:
+                    return  # no reports yet: counted once the figures exist
+                self.indicators.add_court_failures(table)
+                for key, new in deltas.items():
+                    self._court_seen[key] = self._court_seen.get(key, 0) + new
+            self._pending |= {k[0] for k in deltas}
+            self._decide_pending()
 
     def _decide_pending(self) -> None:
         if self._pending:

@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from service_kit.auth import bearer_token
+from service_kit.auth import TokenDigest, bearer_token
+from service_kit.data_files import secret_token
 from service_kit.body_limit import BodyLimit
 from service_kit.observability import add_operations
 from service_kit.problems import InvalidInput, NotFound, ServiceError, Unauthorized, install_problem_handlers
@@ -23,13 +24,14 @@ from ..service import JudicialChain
 from ..verification import Evidence
 from .accounts import create_tables, judge_by_token
 from .evidence_input import ArchiveError, InputError, from_upload
-from .jobs import FAILED_LOOKUPS_PER_MINUTE, MAX_ITEMS, WORKERS, Job, JobBoard
+from .jobs import FAILED_LOOKUPS_PER_MINUTE, MAX_ITEMS, WORKERS, Job, JobBoard, court_failures
 from .metrics import JudicialMetrics
 from .report import csv_report, render_report
 from .security import CSP, SecurityHeaders
 from .web import add_web_routes
 
 MAX_BODY = 64 * 1024 * 1024
+OUTCOMES_TOKEN_FILE = "outcomes.token"  # in the judicial data directory (0600): who may read the failures at court
 
 
 class UnreadableArchive(ServiceError):
@@ -95,6 +97,13 @@ def create_portal_app(chain: JudicialChain, *, workers: int = WORKERS, failed_lo
         if who is None:
             raise Unauthorized("a judge's API token is required (Authorization: Bearer …)")
         return who
+
+    outcomes = TokenDigest(secret_token(chain.config.data_dir, OUTCOMES_TOKEN_FILE), "the outcomes token")
+
+    @app.get("/v1/outcomes/failures", tags=["regulator"], summary="Evidence judged tampered, per depositor and day (the risk chain's reader token)")
+    def failures(authorization: Annotated[str | None, Header()] = None, since_day: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
+        outcomes.check(bearer_token(authorization))
+        return {"failures": court_failures(chain.store.read_engine, since_day)}
 
     @app.post("/v1/verifications", status_code=202, tags=["verification"], summary="Verify a case's evidence in batch")
     def submit(body: BatchIn, who: Annotated[str, Depends(judge)]) -> JSONResponse:

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from service_kit.problems import InvalidInput, NotFound, RateLimited, TooLarge
 
-from ..models import PortalJob, PortalJobChunk
+from ..models import CourtFailure, PortalJob, PortalJobChunk
 from ..verification import VERDICTS, Evidence, Verifier
 from .accounts import log_verification
 from .limits import WindowBudget
@@ -48,6 +48,7 @@ ALL_VERDICTS = (*VERDICTS, NOT_CHECKED)
 FAILED = ("tampered", "unknown_code", "malformed")
 JOB = PortalJob.__table__  # type: ignore[attr-defined]
 CHUNKS = PortalJobChunk.__table__  # type: ignore[attr-defined]
+FAILURES = CourtFailure.__table__  # type: ignore[attr-defined]
 
 
 def _dump(value: Any) -> str:
@@ -113,6 +114,24 @@ def _evidence(row: dict[str, Any]) -> Evidence:
     return Evidence(row["code"], row.get("digest"), None, row.get("record"), row.get("salt"), row.get("path"), row.get("line"))
 
 
+def _count_failures(conn: Any, failures: list[tuple[str, str]]) -> None:
+    """Tampered evidence per depositor and (Beijing) day, in the chunk's transaction: a lender's failures at court
+    (the verdicts themselves never say whose entry a tampered item's code names)."""
+    day = (_now_ms() + 8 * 3_600_000) // 86_400_000
+    tally = Counter(failures)
+    for (chain_id, lender_id), n in tally.items():
+        where = (FAILURES.c.chain_id == chain_id, FAILURES.c.lender_id == lender_id, FAILURES.c.day == day)
+        if conn.execute(FAILURES.update().where(*where).values(failures=FAILURES.c.failures + n)).rowcount == 0:
+            conn.execute(FAILURES.insert().values(chain_id=chain_id, lender_id=lender_id, day=day, failures=n))
+
+
+def court_failures(engine: Engine, since_day: int = 0) -> list[dict[str, Any]]:
+    """Every (source chain, lender, day) with evidence judged tampered, and how many items."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(FAILURES).where(FAILURES.c.day >= since_day).order_by(FAILURES.c.day)).all()
+    return [{"chain_id": r.chain_id, "lender_id": r.lender_id, "day": r.day, "failures": r.failures} for r in rows]
+
+
 class JobStore:
     """Jobs in the judicial database (tables portal_job and portal_job_chunk)."""
 
@@ -165,8 +184,10 @@ class JobStore:
             row = conn.execute(select(JOB.c.judge_id, JOB.c.case_id, JOB.c.total).where(JOB.c.id == job_id)).one()
         return row.judge_id, row.case_id, row.total
 
-    def save_chunk(self, job_id: str, chunk: int, results: list[dict[str, Any]], owner: str) -> bool:
-        """Store a chunk's verdicts, if this process still holds the job (False: another portal took it over)."""
+    def save_chunk(self, job_id: str, chunk: int, results: list[dict[str, Any]], owner: str,
+                   failures: list[tuple[str, str]] | None = None) -> bool:
+        """Store a chunk's verdicts (and count its tampered items against their depositors), if this process still
+        holds the job (False: another portal took it over)."""
         with self.engine.begin() as conn:
             row = conn.execute(select(JOB.c.counts, JOB.c.done, JOB.c.owner).where(JOB.c.id == job_id).with_for_update()).first()
             if row is None or row.owner != owner:
@@ -175,6 +196,7 @@ class JobStore:
             tally.update(r["verdict"] for r in results)
             conn.execute(CHUNKS.update().where(CHUNKS.c.job_id == job_id, CHUNKS.c.chunk == chunk)
                          .values(results=_dump(results)))
+            _count_failures(conn, failures or [])
             conn.execute(JOB.update().where(JOB.c.id == job_id).values(
                 counts=json.dumps(dict(tally), sort_keys=True), done=row.done + len(results), status="running", heartbeat_ms=_now_ms()))
         return True
@@ -299,7 +321,8 @@ class JobBoard:
                     items = submitted[chunk * CHUNK : (chunk + 1) * CHUNK]
                 else:
                     items = self.store.inputs(job_id, chunk)
-                if not self.store.save_chunk(job_id, chunk, self._check(judge, items), self.instance):
+                verdicts, failures = self._check(judge, items)
+                if not self.store.save_chunk(job_id, chunk, verdicts, self.instance, failures):
                     return  # another portal holds the job now
             job = self.store.get(job_id, judge)
             if self.store.finish(job_id, self.instance, "done"):
@@ -308,20 +331,24 @@ class JobBoard:
             log.exception("verification job %s failed", job_id)
             self.store.finish(job_id, self.instance, "failed", f"{exc.__class__.__name__}: {exc}")
 
-    def _check(self, judge: str, items: list[Evidence]) -> list[dict[str, Any]]:
-        """Verdicts for a chunk: each slice reserves budget for all its items before they are looked up, and gets
-        back what did not fail, so honest items never use the budget up and guessed codes cannot exceed it."""
+    def _check(self, judge: str, items: list[Evidence]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+        """Verdicts for a chunk, and the depositors of its tampered items: each slice reserves budget for all its items
+        before they are looked up, and gets back what did not fail, so honest items never use the budget up and guessed
+        codes cannot exceed it."""
         verdicts: list[dict[str, Any]] = []
+        failures: list[tuple[str, str]] = []
         while len(verdicts) < len(items):
             granted, ticket = self.budget.reserve(judge, len(items) - len(verdicts))
             if not granted:
                 break
             start = len(verdicts)
-            verdicts += [v.to_dict() for v in self.verifier.verify(items[start : start + granted], with_bundles=False)]
+            found = self.verifier.verify(items[start : start + granted], with_bundles=False)
+            verdicts += [v.to_dict() for v in found]
+            failures += [v.depositor for v in found if v.depositor is not None]
             self.budget.refund(ticket, sum(1 for v in verdicts[start:] if v["verdict"] not in FAILED))
         for item in items[len(verdicts):]:
             skipped = {"code": item.code, "verdict": NOT_CHECKED,
                        "detail": f"not looked up: the limit of {self.budget.limit:,} failed look-ups a minute was reached"}
             skipped.update({k: v for k, v in (("path", item.path), ("line", item.line)) if v is not None})
             verdicts.append(skipped)
-        return verdicts
+        return verdicts, failures

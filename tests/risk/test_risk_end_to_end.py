@@ -205,3 +205,30 @@ def test_the_audit_covers_the_risk_chain_and_names_a_changed_risk_entry(world: W
     assert not report["ok"]
     named = [f for f in report["findings"] if f["chain"] == "risk.fivechains.local/gz-risk-centre"]
     assert named and named[0]["entry"] == 4
+
+
+def test_evidence_failing_at_court_counts_against_its_lender(world: World) -> None:
+    """A record of L0003 judged tampered by the court becomes a court failure in L0003's figures."""
+    record = next(r for r in world.records if r.lender_id == "L0003" and r.record_type == "contract")
+    index = world.first_index["L0003"] + [r for r in world.records if r.lender_id == "L0003"].index(record)
+    with LenderClient(world.system.url, "L0003", load_private_key(world.keys["L0003"])) as client:
+        code = client.wait_for([index], "anchored", timeout=60)[index]["deposit_code"]
+    case = world.root / "failing-case"
+    case.mkdir()
+    edited = dict(record.record(), principal=1)  # the lender's file, edited after the deposit
+    (case / "contract.json").write_text(json.dumps(edited) + "\n")
+    (case / "manifest.json").write_text(json.dumps({"items": [{"path": "contract.json", "line": 1, "deposit_code": code}]}))
+    judge = json.loads(fc("judicial", "judge", "add", "J-FAIL", "--name", "Judge Fail", "--data-dir", str(world.up / "judicial"), "--json").stdout)
+    verified = fc("court", "verify", str(case / "manifest.json"), "--portal", world.system.portal, "--token", judge["token"],
+                  "--case", "(2026)粤0192民初9号", "--json")
+    assert [i["verdict"] for i in json.loads(verified.stdout)["items"]] == ["tampered"]
+    refused = httpx.get(world.system.portal + "/v1/outcomes/failures", headers={"Authorization": "Bearer wrong"})
+    assert refused.status_code == 401
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        days = world.regulator("/v1/lenders/L0003/series").json()["days"]
+        if days and days[-1]["values"]["court_failures"] == 1:
+            break
+        time.sleep(0.5)
+    assert days[-1]["values"]["court_failures"] == 1
+    assert all(d["values"]["court_failures"] == 0 for d in world.regulator("/v1/lenders/L0001/series").json()["days"])
