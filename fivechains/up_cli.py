@@ -54,9 +54,9 @@ def up(
                                                      hash_suite=settings.hash_suite(), key_type=settings.key_type()))
     risk = None
     if settings.risk.enabled:  # the risk chain follows the supervision chain's report feed and anchors like it
-        from .risk_cli import build_risk_chain
-
         from service_kit.data_files import secret_token
+
+        from .risk_cli import build_risk_chain
 
         secret_token(settings.judicial_dir(), "outcomes.token")  # the portal's, read by the risk chain for failures at court
         risk = build_risk_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",

@@ -13,7 +13,6 @@ import base64
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import msgspec

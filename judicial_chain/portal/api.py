@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from service_kit.auth import TokenDigest, bearer_token
-from service_kit.data_files import secret_token
 from service_kit.body_limit import BodyLimit
+from service_kit.data_files import secret_token
 from service_kit.observability import add_operations
 from service_kit.problems import InvalidInput, NotFound, ServiceError, Unauthorized, install_problem_handlers
 
