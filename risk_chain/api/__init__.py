@@ -3,15 +3,12 @@ and the regulator's and lenders' pages. Errors are RFC 9457 problem+json with a 
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 
 from chain.ledger import Ledger
 from service_kit.body_limit import BodyLimit
 from service_kit.ledger_routes import ledger_router
+from service_kit.lifespan import chain_lifespan
 from service_kit.observability import add_operations
 from service_kit.problems import install_problem_handlers
 
@@ -29,15 +26,7 @@ async def _ledger(request: Request) -> Ledger:
 
 
 def create_app(chain: RiskChain, *, manage_lifecycle: bool = True) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        chain.changes.bind(asyncio.get_running_loop())
-        if manage_lifecycle:
-            chain.start()
-        yield
-        if manage_lifecycle:
-            await run_in_threadpool(chain.stop)
-
+    lifespan = chain_lifespan(chain, manage_lifecycle)
     app = FastAPI(title="Five Chains — risk-control chain (风控链)", version="1.0", lifespan=lifespan,
                   description="Early warnings over the supervision chain's reports, each recomputable: the model's hash, the data "
                               "position and the ledger entries behind every figure. Warnings are handled in a closed loop "

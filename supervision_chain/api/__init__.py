@@ -7,13 +7,10 @@ problem+json with a 4xx status; bodies over the size limit are refused before th
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
 
 from service_kit.body_limit import BodyLimit
+from service_kit.lifespan import chain_lifespan
 from service_kit.observability import add_operations
 from service_kit.problems import install_problem_handlers
 
@@ -30,15 +27,7 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        chain.changes.bind(asyncio.get_running_loop())
-        if manage_lifecycle:
-            chain.start()
-        yield
-        if manage_lifecycle:
-            await run_in_threadpool(chain.stop)
-
+    lifespan = chain_lifespan(chain, manage_lifecycle)
     app = FastAPI(
         title="Five Chains — supervision chain (监管链)",
         version="1.0",
