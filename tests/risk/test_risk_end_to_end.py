@@ -39,6 +39,14 @@ class World:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.system = System(root / "fc").start()
+        try:
+            self._set_up()
+        except BaseException:
+            self.system.stop()  # a failed set-up leaves no system running
+            raise
+
+    def _set_up(self) -> None:
+        root = self.root
         self.up = self.system.data_dir
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
