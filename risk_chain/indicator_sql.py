@@ -24,20 +24,26 @@ windows are plain window functions. Definitions (the README's risk section repea
 The running state (tables created by ``indicators.RiskIndicators``), all of it sums or facts that a new
 report only adds to:
 
-* ``book``: the contract, repayment and overdue reports with their event day and principal change, and
-  ``h``, a hash of (lender_id, loan_id) by which one loan's history is found (the ids are always compared too);
+* ``book``: the contract, repayment and overdue reports with their event day, principal change and, for a
+  contract, its borrower's key, all as numbers: a loan is keyed by ``h``, a salted 64-bit hash of (lender_id,
+  loan_id), beside a second independent hash ``h2`` that shows any two loans sharing ``h`` (then the salt
+  changes and everything is recomputed); borrowers likewise (``borrowers``: bh, bh2);
 * ``day_raw``: per (lender, day) the principal change, new principal, contract, above-cap, collection,
   deposit, late and broken counts, the changes of the overdue-loan count and of the M1+/M3+ amounts (+x
   where an overdue spell crosses the threshold, -x where it ends; days past ``end_day`` are kept for when
   the last day moves on) and the caller's counts;
-* ``borrower_day`` (each principal change of a borrower, by day) and ``borrower_total`` (their sum);
+* ``borrower_day`` (each principal change of a borrower, by day) and ``borrower_total`` (their sum): added to
+  when a loan's contract arrives, for its repayments reported before it too;
 * ``lenders`` (each lender's first day) and ``daily`` (the figures, with the running sums at each day).
 
 A report dated e changes no figure before e. An update adds its changes to that state and recomputes each
 lender it touches from the earliest day it changed (``scope``: lender_id, day_from, first_day), reading the
 running sums of the day before its horizon g0 = day_from - 30 (the longest look-back) from ``daily``; a block
-names few loans, so only their history is read. A full recompute builds the same state from every report
-and runs the same statements with day_from far in the past and ``daily`` empty.
+names few loans, so only their history is read, and only the overdue spells of those loans are recomputed
+(with and without the block: the difference goes into ``day_raw``). A full recompute builds the same state
+from every report and runs the same statements with day_from far in the past and ``daily`` empty; the two
+ways of taking running sums and top-10 sums (``compute``) give the same integers, so the figures agree bit
+for bit.
 """
 
 from __future__ import annotations
@@ -94,13 +100,13 @@ FROM book b JOIN (SELECT DISTINCT h, h2, lender_id FROM blk) k ON b.h = k.h
 # How many keys the block ``blk`` (with ``hist`` and its borrowers ``bkeys``) finds shared by two loans or two borrowers.
 COLLISIONS = """
 SELECT (SELECT count(*) FROM hist WHERE NOT same)
-     + (SELECT count(*) FROM (SELECT h FROM (SELECT DISTINCT h, h2 FROM blk) GROUP BY h HAVING count(*) > 1))
+     + (SELECT count(*) FROM (SELECT h FROM blk GROUP BY h HAVING min(h2) <> max(h2)))
      + (SELECT count(*) FROM bkeys n JOIN borrowers b ON b.bh = n.bh AND b.bh2 <> n.bh2)
      + (SELECT count(*) FROM (SELECT bh FROM bkeys GROUP BY bh HAVING count(*) > 1))
 """
 # The same for every report (``rd``) and borrower (``borrowers``) of a full recompute.
 LOAN_COLLISIONS = """
-SELECT (SELECT count(*) FROM (SELECT h FROM (SELECT DISTINCT h, h2 FROM rd) GROUP BY h HAVING count(*) > 1))
+SELECT (SELECT count(*) FROM (SELECT h FROM rd GROUP BY h HAVING min(h2) <> max(h2)))
      + (SELECT count(*) FROM (SELECT bh FROM borrowers GROUP BY bh HAVING count(*) > 1))
 """
 
@@ -215,7 +221,7 @@ BORROWER_MERGE = (f"UPDATE borrower_total SET total = borrower_total.total + d.t
 # The grid runs from the horizon on, starting from the running sums of the day before it; the value 30 days earlier (change_30d)
 # is a running sum that stops 30 rows back, so one window pass gives everything.
 _RUNNING = ("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW", "ROWS BETWEEN UNBOUNDED PRECEDING AND 30 PRECEDING")
-_HEAD = f"""
+_HEAD = """
 INSERT INTO daily BY NAME
 WITH touched AS MATERIALIZED (
   SELECT b.lender_id, b.bkey, b.day, sum(b.delta) AS delta
@@ -232,18 +238,45 @@ WITH touched AS MATERIALIZED (
   WHERE t.total - l.falls > (CASE WHEN len(u.top) = 10 THEN list_min(u.top) ELSE 0 END)
 ), changes AS MATERIALIZED (
   SELECT * FROM followed UNION ALL SELECT t.* FROM touched t SEMI JOIN followed f USING (bkey)
-), spans AS (
-  SELECT lender_id, day AS start, coalesce(lead(day) OVER w, $end_day + 1) AS stop, sum(delta) OVER w AS value
-  FROM changes WINDOW w AS (PARTITION BY bkey ORDER BY day)
 ), days AS (
   SELECT lender_id, CAST(unnest(range(greatest(first_day, day_from), $end_day + 1)) AS INTEGER) AS day FROM scope
+"""
+# The sum of the 10 largest values on each day: for a few days and borrowers, every followed borrower's value on every day.
+_TOP_FEW = """), spans AS (
+  SELECT lender_id, day AS start, coalesce(lead(day) OVER w, $end_day + 1) AS stop, sum(delta) OVER w AS value
+  FROM changes WINDOW w AS (PARTITION BY bkey ORDER BY day)
 ), top10 AS MATERIALIZED (
   SELECT lender_id, day, list_sum(max(v, 10)) AS top10 FROM (
     SELECT d.lender_id, d.day, p.value AS v FROM spans p JOIN days d ON d.lender_id = p.lender_id AND d.day >= p.start AND d.day < p.stop
     WHERE p.value > 0
     UNION ALL SELECT d.lender_id, d.day, unnest(u.top) FROM days d JOIN untouched u USING (lender_id)
   ) GROUP BY ALL
-), g AS (
+"""
+# For many (a full recompute: every borrower on every day is tens of millions of rows), first a floor for each 16 days: the
+# smallest, over those days, of the 10th largest value among the lender's 64 borrowers with the highest peak (never more than
+# the true 10th largest), then only the values not below it (a value below the 10th largest cannot be among the 10).
+_TOP_MANY = """), spans AS MATERIALIZED (
+  SELECT * FROM (SELECT lender_id, bkey, day AS start, coalesce(lead(day) OVER w, $end_day + 1) AS stop, sum(delta) OVER w AS value
+                 FROM changes WINDOW w AS (PARTITION BY bkey ORDER BY day)) WHERE value > 0
+), peaks AS (
+  SELECT bkey FROM (SELECT lender_id, bkey, max(value) AS peak FROM spans GROUP BY ALL)
+  QUALIFY row_number() OVER (PARTITION BY lender_id ORDER BY peak DESC) <= 64
+), floor_day AS (
+  SELECT d.lender_id, d.day, CASE WHEN count(*) >= 10 THEN list_min(max(p.value, 10)) ELSE 0 END AS floor
+  FROM spans p SEMI JOIN peaks USING (bkey) JOIN days d ON d.lender_id = p.lender_id AND d.day >= p.start AND d.day < p.stop GROUP BY ALL
+), floors AS (
+  SELECT d.lender_id, d.day // 16 AS b, min(coalesce(f.floor, 0)) AS floor FROM days d LEFT JOIN floor_day f USING (lender_id, day) GROUP BY ALL
+), kept AS (
+  SELECT p.lender_id, p.b, p.start, p.stop, p.value FROM (SELECT *, unnest(range(start // 16, (stop - 1) // 16 + 1)) AS b FROM spans) p
+  JOIN floors f USING (lender_id, b) WHERE p.value >= f.floor
+), top10 AS MATERIALIZED (
+  SELECT lender_id, day, list_sum(max(v, 10)) AS top10 FROM (
+    SELECT d.lender_id, d.day, k.value AS v FROM kept k
+    JOIN days d ON d.lender_id = k.lender_id AND d.day // 16 = k.b AND d.day >= k.start AND d.day < k.stop
+    UNION ALL SELECT d.lender_id, d.day, unnest(u.top) FROM days d JOIN untouched u USING (lender_id)
+  ) GROUP BY ALL
+"""
+_GRID = f"""), g AS (
   SELECT lender_id, first_day, day_from, day_from - 30 AS g0,
          CAST(unnest(range(greatest(first_day, day_from - 30), $end_day + 1)) AS INTEGER) AS day FROM scope
 ), grid AS MATERIALIZED (
@@ -275,27 +308,31 @@ _WINDOW = f"""), f AS (
   WINDOW w AS (PARTITION BY lender_id ORDER BY day)
   QUALIFY day >= day_from
 """
-_JOIN = """), f AS (  -- the same by joining each day to the days before it: no window, cheaper for a few days per lender
-  SELECT o.lender_id, o.day, any_value(o.first_day) AS first_day,
-    any_value(coalesce(o.z_out, 0)) + sum(coalesce(i.d_out, 0)) AS outstanding,
-    any_value(coalesce(o.z_m1, 0)) + sum(coalesce(i.d_m1, 0)) AS m1_amount,
-    any_value(coalesce(o.z_m3, 0)) + sum(coalesce(i.d_m3, 0)) AS m3_amount,
-    any_value(coalesce(o.z_n, 0)) + sum(coalesce(i.d_n, 0)) AS overdue_loans,
-    count(*) FILTER (WHERE i.day <= o.day - 30) AS days_30,
-    any_value(coalesce(o.z_out, 0)) + sum(coalesce(i.d_out, 0)) FILTER (WHERE i.day <= o.day - 30) AS outstanding_30,
-    any_value(coalesce(o.z_m1, 0)) + sum(coalesce(i.d_m1, 0)) FILTER (WHERE i.day <= o.day - 30) AS m1_30,
-    any_value(coalesce(o.z_m3, 0)) + sum(coalesce(i.d_m3, 0)) FILTER (WHERE i.day <= o.day - 30) AS m3_30,
-    any_value(coalesce(o.new_principal, 0)) AS new_principal,
-    list(coalesce(i.new_principal, 0) ORDER BY i.day) FILTER (WHERE i.day >= o.day - 30 AND i.day < o.day) AS trail,
-    any_value(coalesce(o.contracts, 0)) AS contracts, any_value(coalesce(o.above_cap, 0)) AS above_cap,
-    sum(coalesce(i.collections, 0)) FILTER (WHERE i.day >= o.day - 6) AS collections_7d,
-    any_value(coalesce(o.deposits, 0)) AS deposits, any_value(coalesce(o.late, 0)) AS late,
-    coalesce(max(i.day) FILTER (WHERE i.deposits > 0), any_value(o.z_last)) AS last_deposit_day,
-    any_value(coalesce(o.broken, 0)) AS broken, any_value(coalesce(o.top10, 0)) AS top10,
-    any_value(o.court_failures) AS court_failures, any_value(o.complaints) AS complaints
-  FROM grid o JOIN grid i ON i.lender_id = o.lender_id AND i.day <= o.day
-  WHERE o.day >= o.day_from
-  GROUP BY o.lender_id, o.day
+_JOIN = """), lists AS MATERIALIZED (  -- the same from each lender's days as lists: no window, cheaper for a few days
+  SELECT lender_id, min(day) AS start,
+    list(coalesce(d_out, 0) ORDER BY day) AS l_out, list(coalesce(d_m1, 0) ORDER BY day) AS l_m1,
+    list(coalesce(d_m3, 0) ORDER BY day) AS l_m3, list(coalesce(d_n, 0) ORDER BY day) AS l_n,
+    list(coalesce(new_principal, 0) ORDER BY day) AS l_np, list(coalesce(collections, 0) ORDER BY day) AS l_col,
+    list(CASE WHEN deposits > 0 THEN day END ORDER BY day) AS l_dep
+  FROM grid GROUP BY lender_id
+), f AS (
+  SELECT o.lender_id, o.day, o.first_day,
+    coalesce(o.z_out, 0) + list_sum(l.l_out[1:o.day - l.start + 1]) AS outstanding,
+    coalesce(o.z_m1, 0) + list_sum(l.l_m1[1:o.day - l.start + 1]) AS m1_amount,
+    coalesce(o.z_m3, 0) + list_sum(l.l_m3[1:o.day - l.start + 1]) AS m3_amount,
+    coalesce(o.z_n, 0) + list_sum(l.l_n[1:o.day - l.start + 1]) AS overdue_loans,
+    greatest(o.day - l.start - 29, 0) AS days_30,
+    coalesce(o.z_out, 0) + list_sum(l.l_out[1:o.day - l.start - 29]) AS outstanding_30,
+    coalesce(o.z_m1, 0) + list_sum(l.l_m1[1:o.day - l.start - 29]) AS m1_30,
+    coalesce(o.z_m3, 0) + list_sum(l.l_m3[1:o.day - l.start - 29]) AS m3_30,
+    coalesce(o.new_principal, 0) AS new_principal,
+    l.l_np[greatest(o.day - l.start - 29, 1):o.day - l.start] AS trail,
+    coalesce(o.contracts, 0) AS contracts, coalesce(o.above_cap, 0) AS above_cap,
+    list_sum(l.l_col[greatest(o.day - l.start - 5, 1):o.day - l.start + 1]) AS collections_7d,
+    coalesce(o.deposits, 0) AS deposits, coalesce(o.late, 0) AS late,
+    coalesce(list_max(l.l_dep[1:o.day - l.start + 1]), o.z_last) AS last_deposit_day,
+    coalesce(o.broken, 0) AS broken, coalesce(o.top10, 0) AS top10, o.court_failures, o.complaints
+  FROM grid o JOIN lists l USING (lender_id) WHERE o.day >= o.day_from
 """
 _TAIL = """), ratios AS (
   SELECT *,
@@ -325,14 +362,15 @@ FROM spread
 """
 _DELETE = "DELETE FROM daily USING scope WHERE daily.lender_id = scope.lender_id AND daily.day >= scope.day_from"
 
-# Up to this many days from the earliest day_from to end_day, the per-day sums are joined rather than windowed.
+# Up to this many days from the earliest day_from to end_day, the running sums are taken from lists rather than windows.
 JOIN_DAYS = 62
 
 
 def compute(days: int) -> tuple[str, str]:
     """The statements replacing the figures in scope, for ``days`` from its earliest day_from to end_day (one text for the full
     and the incremental computations alike, so that they cannot drift apart; both ways give the same integers and lists)."""
-    return _DELETE, _HEAD + (_JOIN if days <= JOIN_DAYS else _WINDOW) + _TAIL
+    few = days <= JOIN_DAYS
+    return _DELETE, _HEAD + (_TOP_FEW if few else _TOP_MANY) + _GRID + (_JOIN if few else _WINDOW) + _TAIL
 
 
 def indicator_query() -> str:

@@ -20,9 +20,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .explain_sql import explain_query
-from .indicator_sql import (BOOK_ROWS, BORROWER_CHANGES, BORROWER_KEYS, BORROWER_MERGE, COLLISIONS, DAY_RAW_COLUMNS, DAY_RAW_MERGE,
-                            FIRSTS, HISTORY, INDICATORS, LOAN_COLLISIONS, REPORT_DAYS, STATE_COLUMNS, compute, external_part, raw_rows,
-                            report_parts, spell_parts, spells)
+from .indicator_sql import (
+    BOOK_ROWS,
+    BORROWER_CHANGES,
+    BORROWER_KEYS,
+    BORROWER_MERGE,
+    COLLISIONS,
+    DAY_RAW_COLUMNS,
+    DAY_RAW_MERGE,
+    FIRSTS,
+    HISTORY,
+    INDICATORS,
+    LOAN_COLLISIONS,
+    REPORT_DAYS,
+    STATE_COLUMNS,
+    compute,
+    external_part,
+    raw_rows,
+    report_parts,
+    spell_parts,
+    spells,
+)
 from .report_table import REPORT_SCHEMA
 
 __all__ = ["INDICATORS", "EXTERNAL_SCHEMA", "Explanation", "RiskIndicators", "RiskSettings"]

@@ -16,7 +16,8 @@ def test_bench_risk_small_run_prints_its_section() -> None:
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_risk.py"), "--reports", "3000", "--lenders", "4", "--days", "40",
                           "--block", "300", "--repeat", "1", "--no-write"], capture_output=True, text=True, timeout=300, check=True).stdout
     assert "| Full recompute of every indicator (13) for 3,000 reports, 4 lenders, 40 days" in out
-    assert "Incremental update for one block of 300 reports" in out and "× the scan" in out
+    assert "Incremental update for one block of 300 reports, block arrival to updated figures: median of 5 consecutive blocks" in out
+    assert "× the scan" in out and "| identical |  | identical | met |" in out
     assert ((ROOT / "BENCHMARKS.md").read_bytes() if before is not None else None) == before  # --no-write wrote nothing
 
 
