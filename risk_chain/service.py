@@ -115,6 +115,7 @@ class RiskChain:
         self.scores: dict[str, tuple[dt.date, Score]] = {}  # each lender's latest score
         self.feed_error: str | None = None
         self._pending: set[str] = set()  # lenders whose figures moved since they were last scored
+        self._blocks_since_compact = 0
         self._court_seen: dict[tuple[str, int], int] = {}  # (lender, day) → tampered items counted so far
         self._complaints_loaded = False
         self._stopping = threading.Event()
@@ -270,8 +271,13 @@ class RiskChain:
             self._pending |= set(page.table["lender_id"].to_pylist())
             if self.indicators.latest_day() != before:
                 self._pending |= set(self.indicators.lenders())
+        self._blocks_since_compact += 1
         if page.count < self.config.feed_page or page.next >= page.sealed_size:
             self._decide_pending()
+            if self._blocks_since_compact >= 50:  # caught up: a quiet moment to fold the figures' store (DuckDB) back to size
+                with self._figures:
+                    self.indicators.compact()
+                self._blocks_since_compact = 0
         self.changes.bump()
         return True
 
