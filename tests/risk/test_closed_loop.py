@@ -261,3 +261,20 @@ def test_public_entries_reveal_neither_the_lender_nor_the_warning(loop: Loop) ->
     from evidence.digests import digest_json
 
     assert digest_json(json.loads(steps[0].document)) == first.digest
+
+
+@pytest.mark.postgres
+def test_the_loop_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """The same chain on PostgreSQL: a warning opened, steps taken and refused, the ledger sealed and audited."""
+    loop = Loop(tmp_path / "risk", db_url=pg_url)
+    try:
+        wid = loop.warning()["id"]
+        loop.step(wid, "assign", {"assignee": "REG-001"})
+        with pytest.raises(ServiceError) as exc:
+            loop.step(wid, "close", {"note": "too early"})
+        assert exc.value.status == 409
+        assert loop.step(wid, "answer", {"text": "on it"}, actor="L0003", kind="lender")["state"] == "answered"
+        loop.chain.ledger.seal()
+        assert audit_ledger(loop.chain.store, loop.chain.ledger.verifier).ok and loop.chain.store.size() == 3
+    finally:
+        loop.chain.store.close()
