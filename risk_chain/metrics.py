@@ -17,7 +17,7 @@ class RiskMetrics(Collector):
         self.chain = chain
 
     def collect(self) -> Iterator[Any]:
-        from .models import Warning_
+        from .tables import Warning_
 
         W = Warning_.__table__  # type: ignore[attr-defined]
         labels = {"chain": self.chain.config.chain_id}

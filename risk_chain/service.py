@@ -38,7 +38,7 @@ from .closed_loop import ACTIVE, StepRefused, check_body, next_state, step_text
 from .config import DEFAULT_OFFICER, KEY_FILE, OFFICER_KEY_FILE, TOKEN_FILE, RiskConfig
 from .feed import FeedClient, FeedLender
 from .indicators import RiskIndicators
-from .models import MIGRATIONS, AnchoredUpTo, Complaint, LenderKey, ModelText, Officer, Step
+from .tables import MIGRATIONS, AnchoredUpTo, Complaint, LenderKey, ModelText, Officer, Step
 from .scorecard import WARNING_BANDS, Model, ModelHolder, Score, score
 from .warning_book import WarningBook, new_warning_id
 

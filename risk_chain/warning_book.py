@@ -25,7 +25,7 @@ from evidence.canonical_json import canonical_json
 from evidence.supervision_entry import SupervisionEntry, encode_supervision_entry
 
 from .closed_loop import RECORD_TYPE, StepRefused, document_digest, next_state, step_document
-from .models import Complaint, Step, Warning_
+from .tables import Complaint, Step, Warning_
 
 __all__ = ["WarningBook", "StoredStep", "entry_commitment", "new_warning_id"]
 
