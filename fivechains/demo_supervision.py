@@ -19,7 +19,7 @@ from chain.hashing import suite_by_name
 from chain.keys import CHAIN_SUITES, generate_keypair, load_private_key, public_key_bytes
 from chain.merkle import leaf_hash, verify_inclusion
 from chain.note import parse_vkey
-from judicial_chain.deposit_code import format_code
+from evidence.deposit_codes import format_code
 from supervision_chain.client import DepositItem, LenderClient
 from supervision_chain.records import digest_json, new_salt
 

@@ -35,7 +35,7 @@ from evidence.anchor_entry import anchor_entries, anchor_of, encode_anchor_entry
 from evidence.entry_codec import EntryError
 from evidence.supervision_entry import parse_supervision_entry
 
-from .deposit_code import new_code
+from evidence.deposit_codes import new_code
 from .models import MIGRATIONS, AnchoredBlock, CodeRow, LenderName, Source, SourceState
 
 SOURCES = Source.__table__  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ from evidence.anchor_entry import parse_anchor_entry
 from evidence.canonical_json import canonical_json
 from evidence.digests import digest_bytes
 
-from .deposit_code import CodeError, format_code, normalize
+from evidence.deposit_codes import CodeError, format_code, normalize
 from .models import AnchoredBlock, CodeRow
 from .service import JudicialChain
 

@@ -9,21 +9,18 @@ the registered lenders and their keys (their answers to warnings are checked wit
 
 from __future__ import annotations
 
-import base64
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from service_kit.report_feed import FeedLender, ReportFeed
+
 from .report_table import REPORT_SCHEMA
 
 __all__ = ["FeedClient", "FeedPage", "rows_table", "FeedLender"]
-
-logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per page polled would drown the service's own log
 
 
 class _ReportFields(msgspec.Struct, frozen=True):
@@ -69,14 +66,6 @@ class FeedPage:
     count: int
 
 
-@dataclass(frozen=True)
-class FeedLender:
-    id: str
-    name: str
-    public_key: bytes
-    enabled: bool
-
-
 def rows_table(rows: list[FeedRow]) -> pa.Table:
     """The reports of a page in ``REPORT_SCHEMA``: the columns ``report_table.report_row`` fills, per record type,
     picked column by column with Arrow's kernels rather than row by row."""
@@ -102,25 +91,11 @@ def rows_table(rows: list[FeedRow]) -> pa.Table:
     return pa.table(columns, schema=REPORT_SCHEMA)
 
 
-class FeedClient:
-    """Pages through one supervision chain's feed with the regulator's token."""
-
-    def __init__(self, url: str, token: str, timeout: float = 60) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout, headers={"Authorization": f"Bearer {token}"})
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> FeedClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+class FeedClient(ReportFeed):
+    """Pages through one supervision chain's feed with the regulator's token, each page as an Arrow table."""
 
     def page(self, start: int, limit: int = 10_000) -> FeedPage:
-        answer = self.http.get("/v1/feed/reports", params={"start": start, "limit": limit})
-        answer.raise_for_status()
-        page = _PAGE.decode(answer.content)
+        page = _PAGE.decode(self.page_bytes(start, limit))
         return FeedPage(rows_table(page.reports), page.next, page.sealed_size, len(page.reports))
 
     def pages(self, start: int = 0, up_to: int | None = None, limit: int = 10_000) -> Iterator[FeedPage]:
@@ -135,14 +110,3 @@ class FeedClient:
             if page.next <= start or (up_to is not None and page.next >= up_to) or page.next >= page.sealed_size and page.count < limit:
                 return
             start = page.next
-
-    def checkpoint(self) -> str | None:
-        """The supervision chain's latest signed checkpoint (public)."""
-        answer = self.http.get("/v1/checkpoint")
-        return answer.text if answer.status_code == 200 else None
-
-    def lenders(self) -> list[FeedLender]:
-        answer = self.http.get("/v1/feed/lenders")
-        answer.raise_for_status()
-        return [FeedLender(row["id"], row["name"], base64.b64decode(row["public_key"]), bool(row["enabled"]))
-                for row in answer.json()["lenders"]]

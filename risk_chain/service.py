@@ -38,8 +38,8 @@ from .closed_loop import ACTIVE, StepRefused, check_body, next_state, step_text
 from .config import DEFAULT_OFFICER, KEY_FILE, OFFICER_KEY_FILE, TOKEN_FILE, RiskConfig
 from .feed import FeedClient, FeedLender
 from .indicators import RiskIndicators
-from .tables import MIGRATIONS, AnchoredUpTo, Complaint, LenderKey, ModelText, Officer, Step
 from .scorecard import WARNING_BANDS, Model, ModelHolder, Score, score
+from .tables import MIGRATIONS, AnchoredUpTo, Complaint, LenderKey, ModelText, Officer, Step
 from .warning_book import WarningBook, new_warning_id
 
 __all__ = ["RiskChain", "RiskConfig", "StepConflict", "explanation_of"]

@@ -34,7 +34,7 @@ from chain.tlog_proof import format_tlog_proof  # noqa: E402
 from evidence.anchor_entry import anchor_of, encode_anchor_entry  # noqa: E402
 from evidence.digests import digest_bytes, digest_json  # noqa: E402
 from evidence.supervision_entry import parse_supervision_entry  # noqa: E402
-from judicial_chain.deposit_code import ALPHABET, check_char, format_code, normalize  # noqa: E402
+from evidence.deposit_codes import ALPHABET, check_char, format_code, normalize  # noqa: E402
 from supervision_chain.records import (  # noqa: E402
     READ_TAG,
     RECEIPT_TAG,

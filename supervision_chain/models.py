@@ -51,11 +51,16 @@ class Deposit(SQLModel, table=True):
 
     The chain's private store: the loan id, metadata and salt here are never published (the public
     entry carries only the commitment to them). An item's typed report is kept as its canonical JSON text,
-    for the regulator's feed; a partial index lists, in ledger order, only the deposits that carry one."""
+    for the regulator's feed; a partial index lists, in ledger order, only the deposits that carry one, and
+    another finds a consent by its deposit code."""
 
     __tablename__ = "sv_deposit"
     __table_args__ = (Index("ix_sv_deposit_report", "idx", sqlite_where=text("report IS NOT NULL"),
-                            postgresql_where=text("report IS NOT NULL")),)
+                            postgresql_where=text("report IS NOT NULL")),
+                      # the credit chain finds a consent by the deposit code a lender quotes: only consents are indexed,
+                      # so the anchorer's code updates for every other deposit cost no index write
+                      Index("ix_sv_deposit_consent_code", "deposit_code", sqlite_where=text("record_type = 'consent'"),
+                            postgresql_where=text("record_type = 'consent'")))
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     lender_id: str = Field(sa_column=Column(String(64), nullable=False))
     request_first: int = Field(sa_column=Column(BigInteger, nullable=False))  # the request's first_index

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from judicial_chain.deposit_code import ALPHABET, CodeError, check_char, format_code, is_valid, new_code, normalize
+from evidence.deposit_codes import ALPHABET, CodeError, check_char, format_code, is_valid, new_code, normalize
 
 bodies = st.text(alphabet=ALPHABET, min_size=13, max_size=13)
 

@@ -25,7 +25,7 @@ from judicial.test_end_to_end import System
 from servers import ROOT
 
 from chain.keys import public_key_bytes
-from judicial_chain.deposit_code import is_valid
+from evidence.deposit_codes import is_valid
 from supervision_chain.client import LenderClient
 from supervision_chain.registry import add_lender
 from supervision_chain.service import SupervisionConfig, open_supervision_store

@@ -260,7 +260,7 @@ def _damm(text: str, alphabet: str) -> int:
 
 
 def test_deposit_codes() -> None:
-    from judicial_chain.deposit_code import CodeError, normalize
+    from evidence.deposit_codes import CodeError, normalize
 
     v = vector("deposit-codes.json")
     alphabet = v["alphabet"]
@@ -345,7 +345,7 @@ def test_the_document_states_every_tag_name_and_error_the_code_uses() -> None:
     from chain.block import BLOCK_TAG
     from chain.note import SM2_COSIGNATURE_TYPE, SM2_TYPE
     from chain.tlog_proof import TLOG_PROOF_HEADER
-    from judicial_chain.deposit_code import ALPHABET
+    from evidence.deposit_codes import ALPHABET
     from service_kit import problems
     import risk_chain.service  # noqa: F401 (its problem types)
     from risk_chain.closed_loop import RECORD_TYPE as RISK_RECORD_TYPES

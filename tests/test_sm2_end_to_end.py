@@ -20,7 +20,7 @@ import pytest
 from chain.keys import load_private_key
 from chain.note import SIG_ED25519, SM2_TYPE, parse_vkey
 from chain.sm2 import SM2PrivateKey
-from judicial_chain.deposit_code import is_valid
+from evidence.deposit_codes import is_valid
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

@@ -22,6 +22,13 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv || { echo "could not create .venv (is python3-venv installed?)" >&2; exit 1; }
 fi
 
+# libsodium (the OPRF's ristretto255, through pysodium) is a Debian package, not a wheel
+if ! python3 -c 'import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library("sodium") else 1)' 2>/dev/null; then
+  echo "installing libsodium (apt-get) …" >&2
+  { apt-get install -y -qq libsodium23 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq libsodium23 >/dev/null; }; } ||
+    { echo "could not install libsodium23 (apt-get install failed): the credit chain's OPRF needs it" >&2; exit 1; }
+fi
+
 _fc_stamp=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat .venv/.fivechains-stamp 2>/dev/null)" != "$_fc_stamp" ]; then
   echo "installing Five Chains and its dependencies into .venv …" >&2

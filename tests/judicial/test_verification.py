@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.errors import ChainError
 from chain.note import format_vkey
-from judicial_chain.deposit_code import format_code
+from evidence.deposit_codes import format_code
 from judicial_chain.service import JudicialChain, JudicialConfig
 from judicial_chain.verification import Evidence, Verifier, verify_bundle
 from supervision_chain.records import canonical_json, digest_bytes

@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 
+from evidence.deposit_codes import CodeError, normalize
 from evidence.entry_codec import plain
+from service_kit.problems import InvalidInput, NotFound
 
 from ...models import Deposit
 from ...registry import list_lenders
@@ -41,6 +43,14 @@ def _json_string(value: str | None) -> str:
     return msgspec.json.encode(value).decode()
 
 
+def _row_json(r: Any) -> str:
+    """One feed row, every string encoded by msgspec."""
+    return ('{"index":%d,"lender_id":%s,"record_type":%s,"loan_id":%s,"event_time_ms":%d,"deposit_time_ms":%d,"digest":%s,'
+            '"commitment_salt":%s,%s"report":%s}' % (
+                r[0], _json_string(r[1]), _json_string(r[2]), _json_string(r[3]), r[4], r[5], _json_string(r[6]),
+                _json_string(r[7]), "" if r[8] is None else f'"metadata":{r[8]},', r[9]))
+
+
 def reports_page(rows: list[Any], sealed_size: int, next_index: int) -> bytes:
     """The feed's answer for these rows, as bytes: the stored canonical report (and metadata) texts spliced in as they are.
 
@@ -51,11 +61,7 @@ def reports_page(rows: list[Any], sealed_size: int, next_index: int) -> bytes:
         body = ",".join([_ROW % (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], "" if r[8] is None else f'"metadata":{r[8]},', r[9])
                          for r in rows])
     else:
-        body = ",".join([
-            '{"index":%d,"lender_id":%s,"record_type":%s,"loan_id":%s,"event_time_ms":%d,"deposit_time_ms":%d,"digest":%s,'
-            '"commitment_salt":%s,%s"report":%s}' % (
-                r[0], _json_string(r[1]), _json_string(r[2]), _json_string(r[3]), r[4], r[5], _json_string(r[6]),
-                _json_string(r[7]), "" if r[8] is None else f'"metadata":{r[8]},', r[9]) for r in rows])
+        body = ",".join([_row_json(r) for r in rows])
     return f'{{"sealed_size":{sealed_size},"next":{next_index},"reports":[{body}]}}'.encode()
 
 
@@ -84,3 +90,24 @@ def feed_lenders(chain: ChainDep, _: RegulatorDep) -> dict[str, Any]:
     bytes or SM2's 65 bytes 0x04 ‖ x ‖ y), `key_type` (`ed25519` or `sm2`), `enabled`, `created_ms`: the same list
     as `GET /v1/admin/lenders`."""
     return {"lenders": list_lenders(chain.store.read_engine)}
+
+
+_CONSENT = _PAGE.where(_C.record_type == "consent")  # the partial index ix_sv_deposit_consent_code: consents by code
+
+
+@router.get("/v1/feed/consents/{code}", summary="The consent deposit a deposit code names (regulator token)",
+            response_class=Response, responses={200: {"description": "One row in the feed's shape, with its `deposit_code`."},
+                                                 404: {"description": "No anchored consent has this code."}})
+def feed_consent(chain: ChainDep, _: RegulatorDep, code: Annotated[str, Path(max_length=40)]) -> Response:
+    """The anchored consent deposit whose deposit code is `code` (the credit chain checks a lender's query against it):
+    the feed's row (`index`, `lender_id`, …, `report`) and `deposit_code`. A code that names no consent, or a consent
+    not yet anchored (it has no code), is 404 either way; a malformed code is 422."""
+    try:
+        wanted = normalize(code)
+    except CodeError as exc:
+        raise InvalidInput(str(exc)) from None
+    with chain.store.read_engine.connect() as conn:
+        row = conn.execute(_CONSENT.where(_C.deposit_code == wanted).limit(1)).first()
+    if row is None:
+        raise NotFound(f"no anchored consent has the deposit code {wanted}")
+    return Response(('{"deposit_code":"%s",' % wanted + _row_json(row)[1:]).encode(), media_type="application/json")
