@@ -21,6 +21,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "judicial": ("fivechains.judicial_cli", "judicial_app"),
     "court": ("fivechains.court_cli", "court_app"),
     "risk": ("fivechains.risk_cli", "risk_app"),
+    "credit": ("fivechains.credit_cli", "credit_app"),
     "up": ("fivechains.up_cli", "up"),
     "verify-bundle": ("fivechains.judicial_cli", "verify_bundle_cmd"),
     "audit": ("fivechains.audit_cli", "audit"),

@@ -2,7 +2,7 @@
 command-line flags, FIVECHAINS_* environment variables, and an optional TOML file.
 
 The file is named by ``--config`` or ``FIVECHAINS_CONFIG``; sections mirror the model
-(``[supervision]``, ``[judicial]``, ``[portal]``, ``[risk]``, ``[log]``); a nested value in the environment is
+(``[supervision]``, ``[judicial]``, ``[portal]``, ``[risk]``, ``[credit]``, ``[log]``); a nested value in the environment is
 ``FIVECHAINS_SUPERVISION__SEAL_INTERVAL_MS=250``. Every wrong value is reported at once, each
 with where it came from, and nothing starts. Secrets (database passwords, tokens) are masked
 whenever the configuration is shown.
@@ -23,7 +23,7 @@ from chain.keys import CHAIN_SUITES
 __all__ = ["Settings", "SettingsError", "load_settings", "masked"]
 
 ENV_PREFIX = "FIVECHAINS_"
-CHAIN_SUBDIRS = {"supervision": "supervision", "judicial": "judicial", "risk": "risk"}  # where `fivechains up` keeps each chain under DATA_DIR
+CHAIN_SUBDIRS = {"supervision": "supervision", "judicial": "judicial", "risk": "risk", "credit": "credit"}  # where `fivechains up` keeps each chain under DATA_DIR
 
 
 class _Section(BaseModel):
@@ -93,6 +93,24 @@ class RiskSettingsSection(_Section):
         return SupervisionSettings._known_database(value)  # type: ignore[operator]
 
 
+class CreditSettingsSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8900, ge=1, le=65535)
+    data_dir: Path | None = Field(None, description="default: DATA_DIR/credit")
+    db_url: str | None = Field(None, description="postgresql+psycopg://…; default SQLite in data_dir")
+    chain_id: str = Field("credit.fivechains.local/gz-credit-bureau", min_length=3, max_length=200, pattern=r"^[^\s+]+$")
+    rules: Path | None = Field(None, description="the bureau's rule file (TOML); default: the rules shipped with the credit chain")
+    seal_interval_ms: int = Field(500, ge=10, le=3_600_000)
+    feed_interval_ms: int = Field(500, ge=10, le=3_600_000, description="how often to look for newly sealed reports")
+    evaluations_per_day: int = Field(200_000, ge=1, le=100_000_000, description="OPRF evaluations a lender may ask for per day")
+    enabled: bool = Field(True, description="`fivechains up` starts the credit chain")
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        return SupervisionSettings._known_database(value)  # type: ignore[operator]
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
@@ -112,6 +130,7 @@ class Settings(BaseSettings):
     judicial: JudicialSettings = JudicialSettings()
     portal: PortalSettings = PortalSettings()
     risk: RiskSettingsSection = RiskSettingsSection()
+    credit: CreditSettingsSection = CreditSettingsSection()
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -138,6 +157,9 @@ class Settings(BaseSettings):
 
     def risk_dir(self) -> Path:
         return self.risk.data_dir or self.data_dir / CHAIN_SUBDIRS["risk"]
+
+    def credit_dir(self) -> Path:
+        return self.credit.data_dir or self.data_dir / CHAIN_SUBDIRS["credit"]
 
     def certs(self) -> Path:
         return self.certs_dir or self.data_dir / "certs"

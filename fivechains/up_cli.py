@@ -1,9 +1,9 @@
-"""`fivechains up`: the supervision API, the judicial gRPC service, the court portal and the risk chain together, on loopback."""
+"""`fivechains up`: the supervision API, the judicial gRPC service, the court portal, the risk and credit chains together, on loopback."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -19,12 +19,26 @@ def suite_label(ledger: object) -> str:
     return f"{signatures} + {ledger.suite.name.upper()}"  # type: ignore[attr-defined]
 
 
+def _side_server(app: Any, host: str, port: int, name: str) -> tuple[Any, Any]:
+    """A chain's HTTP server in a thread of `up` (the main server owns the signals)."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    return server, thread
+
+
 def up(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Everything lives under here: supervision/, judicial/, certs/, consortium-ca/ (default: data).")] = None,
     supervision_port: Annotated[Optional[int], typer.Option("--supervision-port", help="Deposit API (HTTP) (default: 8400).")] = None,
     judicial_port: Annotated[Optional[int], typer.Option("--judicial-port", help="Cross-chain service (gRPC, mutual TLS) (default: 8500).")] = None,
     portal_port: Annotated[Optional[int], typer.Option("--portal-port", help="Court portal (HTTP API) (default: 8600).")] = None,
     risk_port: Annotated[Optional[int], typer.Option("--risk-port", help="Risk-control chain (HTTP API and pages) (default: 8800).")] = None,
+    credit_port: Annotated[Optional[int], typer.Option("--credit-port", help="Credit chain (HTTP API and pages) (default: 8900).")] = None,
     seal_interval_ms: Annotated[Optional[int], typer.Option(help="Seal every T ms (or 10,000 entries) (default: 500).")] = None,
     witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat); checkpoints are then published only when cosigned.")] = [],  # noqa: B006
     quorum: Annotated[Optional[int], typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = None,
@@ -45,7 +59,8 @@ def up(
 
     settings = settings_or_fail(config, {"data_dir": data_dir, "suite": suite, "supervision": {"port": supervision_port, "seal_interval_ms": seal_interval_ms},
                                          "judicial": {"port": judicial_port, "witnesses": list(witness), "quorum": quorum},
-                                         "portal": {"port": portal_port}, "risk": {"port": risk_port}})
+                                         "portal": {"port": portal_port}, "risk": {"port": risk_port},
+                                         "credit": {"port": credit_port}})
     sv, jc = settings.supervision, settings.judicial
     supervision_port, judicial_port, portal_port = sv.port, jc.port, settings.portal.port
     certs = settings.certs()
@@ -62,13 +77,20 @@ def up(
         risk = build_risk_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
                                 f"127.0.0.1:{judicial_port}", f"http://{settings.portal.host}:{portal_port}",
                                 settings.judicial_dir() / "outcomes.token")
-    sources = [supervision.config.chain_id] + ([risk.config.chain_id] if risk else [])
+    credit = None
+    if settings.credit.enabled:  # the credit chain follows the same feed, checks consents against it, anchors like it
+        from .credit_cli import build_credit_chain
+
+        credit = build_credit_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
+                                    f"127.0.0.1:{judicial_port}")
+    others = [c for c in (risk, credit) if c is not None]
+    sources = [supervision.config.chain_id] + [c.config.chain_id for c in others]
     ca_dir = ensure_consortium(certs, sources)  # the CA key apart, in ca_dir: the servers read only certs
     judicial = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum,
                                             hash_suite=settings.hash_suite(), key_type=settings.key_type()))
     judicial.register_source(supervision.config.chain_id, supervision.vkey)
-    if risk:
-        judicial.register_source(risk.config.chain_id, risk.vkey)
+    for other in others:
+        judicial.register_source(other.config.chain_id, other.vkey)
     server = serve(judicial, judicial_port, certs, host=jc.host)
     import threading
 
@@ -79,14 +101,15 @@ def up(
     portal.install_signal_handlers = lambda: None  # the main server owns the signals
     portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)
     portal_thread.start()
-    risk_server, risk_thread = None, None
+    side: list[tuple[Any, Any]] = []  # the risk and credit chains' servers, beside the main one
     if risk:
         from risk_chain.api import create_app as create_risk_app
 
-        risk_server = uvicorn.Server(uvicorn.Config(create_risk_app(risk), host=settings.risk.host, port=settings.risk.port, log_level="warning"))
-        risk_server.install_signal_handlers = lambda: None
-        risk_thread = threading.Thread(target=risk_server.run, name="risk", daemon=True)
-        risk_thread.start()
+        side.append(_side_server(create_risk_app(risk), settings.risk.host, settings.risk.port, "risk"))
+    if credit:
+        from credit_chain.api import create_app as create_credit_app
+
+        side.append(_side_server(create_credit_app(credit), settings.credit.host, settings.credit.port, "credit"))
     console.print(f"suites            supervision {suite_label(supervision.ledger)}, judicial {suite_label(judicial.ledger)}")
     console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://{jc.host}:{judicial_port} (mutual TLS, certificates in {certs}; "
                   f"the consortium CA key in {ca_dir}: keep it off serving hosts)")
@@ -95,14 +118,18 @@ def up(
     if risk:
         console.print(f"risk chain        [bold]{risk.config.chain_id}[/]  http://{settings.risk.host}:{settings.risk.port}  "
                       f"(API docs /docs, regulator's pages /risk/; token in {risk.config.data_dir / 'regulator.token'})")
+    if credit:
+        console.print(f"credit chain      [bold]{credit.config.chain_id}[/]  http://{settings.credit.host}:{settings.credit.port}  "
+                      f"(API docs /docs, pages /credit/; tokens in {credit.config.data_dir}: regulator.token, operator.token)")
     console.print(f"regulator token in {settings.supervision_dir() / 'regulator.token'}")
     try:
         uvicorn.run(create_app(supervision), host=sv.host, port=supervision_port, log_level="warning", timeout_graceful_shutdown=30)
     finally:
         portal.should_exit = True
         portal_thread.join(timeout=10)
-        if risk_server is not None and risk_thread is not None:
-            risk_server.should_exit = True
-            risk_thread.join(timeout=30)
+        for side_server, side_thread in side:
+            side_server.should_exit = True
+        for side_server, side_thread in side:
+            side_thread.join(timeout=30)
         server.stop(grace=5).wait()
         judicial.close()

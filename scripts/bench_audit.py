@@ -95,9 +95,10 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="fivechains-bench-audit-"))
     data = workdir / "fc"
-    ports = {"supervision": free_port(), "judicial": free_port(), "portal": free_port(), "risk": free_port()}
+    ports = {"supervision": free_port(), "judicial": free_port(), "portal": free_port(), "risk": free_port(), "credit": free_port()}
     up = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(data), "--supervision-port", str(ports["supervision"]),
-                           "--judicial-port", str(ports["judicial"]), "--portal-port", str(ports["portal"]), "--risk-port", str(ports["risk"])],
+                           "--judicial-port", str(ports["judicial"]), "--portal-port", str(ports["portal"]), "--risk-port", str(ports["risk"]),
+                           "--credit-port", str(ports["credit"])],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     try:
         wait_up(ports["supervision"], up)

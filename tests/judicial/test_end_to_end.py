@@ -30,7 +30,9 @@ class System:
     def __init__(self, data_dir: Path, *extra: str) -> None:
         self.data_dir, self.extra = data_dir, extra  # extra: more `fivechains up` flags, e.g. --suite sm2
         self.sv_port, self.jc_port, self.portal_port, self.risk_port = free_port(), free_port(), free_port(), free_port()
+        self.credit_port = free_port()
         self.risk = f"http://127.0.0.1:{self.risk_port}"
+        self.credit = f"http://127.0.0.1:{self.credit_port}"
         self.portal = f"http://127.0.0.1:{self.portal_port}"
         self.url = f"http://127.0.0.1:{self.sv_port}"
         self.proc: subprocess.Popen | None = None
@@ -40,6 +42,7 @@ class System:
         self.proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(self.data_dir),
                                       "--supervision-port", str(self.sv_port), "--judicial-port", str(self.jc_port),
                                       "--portal-port", str(self.portal_port), "--risk-port", str(self.risk_port),
+                                      "--credit-port", str(self.credit_port),
                                       "--seal-interval-ms", "100", *self.extra], stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONPATH": str(ROOT)})
         deadline = time.monotonic() + 30
