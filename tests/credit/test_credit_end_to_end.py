@@ -1,0 +1,119 @@
+"""The credit chain in the running system (`fivechains up`): an applicant with loans at three lenders applies at a
+fourth; the fourth computes the pseudonym through the bureau's OPRF, deposits the consent on the supervision chain,
+quotes its deposit code and gets the multi-head flag; every kind of bad consent is refused; the borrower's report
+shows the query and proves itself complete; public entries and answers name nobody; the credit chain anchors into
+the judicial chain. One system for the module (tests/credit/world.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from credit_chain.borrower_report import verify_report
+from credit_chain.client import CreditError
+from evidence.deposit_codes import new_code
+from evidence.supervision_entry import parse_supervision_entry
+from supervision_chain.client import LenderClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from world import APPLICANT, LENDERS, PURPOSE, CreditWorld, consent  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    made = CreditWorld(tmp_path_factory.mktemp("credit-e2e"))
+    made.wait_for_feed()
+    yield made
+    made.system.stop()
+
+
+def _refused(world: CreditWorld, lender: str, code: str, purpose: str = PURPOSE, borrower: str | None = None) -> CreditError:
+    with world.lender(lender) as client, pytest.raises(CreditError) as caught:
+        client.check(borrower or world.applicant, code, purpose)
+    return caught.value
+
+
+def test_the_fourth_lender_sees_three_other_lenders_and_the_flag(world: CreditWorld) -> None:
+    with world.lender("L0004") as client:
+        answer = client.check(world.applicant, world.consent_code, PURPOSE)
+    assert answer["other_lenders_with_open_loans"] == 3 and answer["outstanding_principal_fen"] == 6_000_000
+    assert answer["multi_head"]["flag"] is True and answer["multi_head"]["other_lenders_in_window"] == 3
+    assert not any(lender in json.dumps(answer) for lender in LENDERS[:3])  # counts, never names
+    assert answer["query"]["consent_code"] == world.consent_code.replace("-", "")
+
+
+def test_every_bad_consent_is_refused_and_leaves_no_query(world: CreditWorld) -> None:
+    with world.operator() as op:
+        before = len(op.report(world.applicant)["queries"])
+    expired = world.deposit_consent("L0004", consent(world.applicant, days_from=-60, days_to=-1))
+    other_purpose = world.deposit_consent("L0004", consent(world.applicant, purpose="marketing"))
+    contract_index = world.deposit("L0004", "contract", "LOAN-L0004-X", {"principal": 5, "rate_bp": 1, "term_months": 1,
+                                   "schedule": [{"date": "2027-01-01", "amount": 6}], "borrower_kind": "person", "borrower": "ab" * 32})
+    with LenderClient(world.system.url, "L0004", world.keys["L0004"]) as client:
+        contract_code = client.wait_for([contract_index])[contract_index]["deposit_code"]
+    cases = {
+        "missing": _refused(world, "L0004", new_code()),
+        "another lender's": _refused(world, "L0001", world.consent_code),
+        "expired": _refused(world, "L0004", expired),
+        "wrong purpose": _refused(world, "L0004", other_purpose),
+        "another borrower": _refused(world, "L0004", world.consent_code, borrower="cd" * 32),
+        "not a consent (a contract's code)": _refused(world, "L0004", contract_code),
+    }
+    assert {name: e.status for name, e in cases.items()} == dict.fromkeys(cases, 403)
+    assert "expired" in cases["expired"].detail and "purpose" in cases["wrong purpose"].detail
+    assert "no anchored consent" in cases["missing"].detail and "no anchored consent" in cases["not a consent (a contract's code)"].detail
+    assert _refused(world, "L0004", "1234").status == 422  # not a deposit code at all
+    with world.operator() as op:
+        assert len(op.report(world.applicant)["queries"]) == before  # a refusal is no query
+
+
+def test_the_borrowers_report_shows_the_query_and_proves_itself_complete(world: CreditWorld) -> None:
+    with world.lender("L0004") as client:
+        client.check(world.applicant, world.consent_code, PURPOSE)
+    with world.operator() as op:
+        report = op.report(world.applicant)
+    assert verify_report(report) == [] and verify_report(report, httpx.get(world.system.credit + "/v1/chain").json()["vkey"]) == []
+    assert sorted(x["lender_id"] for x in report["loans"]) == list(LENDERS[:3])
+    assert report["queries"] and {q["lender_id"] for q in report["queries"]} == {"L0004"}
+    assert all(q["purpose"] == PURPOSE and q["consent_code"] == world.consent_code.replace("-", "") for q in report["queries"])
+    with pytest.raises(CreditError) as caught, world.lender("L0004") as lender:
+        lender.report(world.applicant)  # a lender's key is no operator's token
+    assert caught.value.status == 401
+
+
+def test_no_public_entry_or_answer_reveals_a_lender_or_a_pseudonym(world: CreditWorld) -> None:
+    size = httpx.get(world.system.credit + "/v1/chain").json()["sealed_size"]
+    entries = httpx.get(world.system.credit + "/v1/entries", params={"start": 0, "end": size}).json()["entries"]
+    assert len(entries) == size >= 6
+    for e in entries:
+        raw = e["data"].encode()
+        text = e["data"]
+        assert world.applicant not in text and not any(lender in text for lender in LENDERS) and "LOAN-" not in text
+        assert parse_supervision_entry(raw).lender_id == "GZ-CREDIT-BUREAU"
+    unsigned = httpx.post(world.system.credit + "/v1/checks/multihead", json={"borrower": world.applicant, "consent_code": world.consent_code,
+                                                                               "purpose": PURPOSE})
+    assert unsigned.status_code == 401 and unsigned.headers["content-type"].startswith("application/problem+json")
+
+
+def test_pseudonyms_are_the_same_for_every_lender_and_counted(world: CreditWorld) -> None:
+    with world.lender("L0001") as a, world.lender("L0002") as b:
+        assert a.pseudonyms([APPLICANT]) == b.pseudonyms([APPLICANT.lower()]) == [world.applicant]
+    with world.regulator() as reg:
+        figures = {f["lender_id"]: f for f in reg.evaluations()}
+    assert figures["L0004"]["evaluations"] >= 1 and figures["L0001"]["evaluations"] >= 1 and figures["L0001"]["loans_reported"] == 1
+
+
+def test_the_credit_chain_is_anchored_in_the_judicial_chain(world: CreditWorld) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with world.operator() as op:
+            report = op.report(world.applicant)
+        if all(e["deposit_code"] for e in report["entries"]):
+            break
+        time.sleep(0.3)
+    assert all(e["deposit_code"] for e in report["entries"]), "credit entries got no deposit codes from the judicial chain"
