@@ -31,10 +31,11 @@ def audit(
     state: Annotated[Optional[Path], typer.Option("--state", help="Folder keeping keys, checkpoints and positions from the last clean audit.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Replay every chain from the start even if --state holds a position.")] = False,
     risk: Annotated[Optional[str], typer.Option("--risk", help="Risk-control chain URL: audited too, with its anchors in the judicial chain.")] = None,
+    credit: Annotated[Optional[str], typer.Option("--credit", help="Credit chain URL: audited too, with its anchors in the judicial chain.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print {ok, findings, …} as JSON.")] = False,
 ) -> None:
-    """Audit both chains end to end; exit 0 only if everything holds."""
-    others = (("risk", risk),) if risk else ()
+    """Audit the chains end to end (supervision and judicial, and the risk and credit chains when given); exit 0 only if everything holds."""
+    others = tuple((kind, url) for kind, url in (("risk", risk), ("credit", credit)) if url)
     request = AuditRequest(supervision, judicial, certs, cert_name, judicial_vkey, supervision_vkey, state, full, others)
     try:
         with progress_bar("auditing", None, enabled=not json_out) as update:

@@ -42,7 +42,8 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
     portal = f"http://127.0.0.1:{pport}"
     log_path = data_dir / "up.log"
     command = [sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(system_dir),
-               "--supervision-port", str(sport), "--judicial-port", str(jport), "--portal-port", str(pport), "--risk-port", str(rport), "--credit-port", str(cport), "--seal-interval-ms", "200", "--suite", suite]
+               "--supervision-port", str(sport), "--judicial-port", str(jport), "--portal-port", str(pport), "--risk-port", str(rport),
+               "--credit-port", str(cport), "--seal-interval-ms", "200", "--suite", suite]
     console.print("$ fivechains up --data-dir " + str(system_dir) + f" --supervision-port {sport} --judicial-port {jport} --suite {suite}")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

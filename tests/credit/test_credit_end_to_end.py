@@ -7,6 +7,9 @@ the judicial chain. One system for the module (tests/credit/world.py)."""
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -117,3 +120,32 @@ def test_the_credit_chain_is_anchored_in_the_judicial_chain(world: CreditWorld) 
             break
         time.sleep(0.3)
     assert all(e["deposit_code"] for e in report["entries"]), "credit entries got no deposit codes from the judicial chain"
+
+
+def test_the_audit_covers_the_credit_chain_and_names_a_changed_credit_entry(world: CreditWorld) -> None:
+    """Run last in the module: it edits the credit chain's database."""
+
+    def fc(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "fivechains.cli", *args], capture_output=True, text=True, timeout=180,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "COLUMNS": "200"})
+
+    certs = world.up / "certs"
+    assert fc("judicial", "certs", "--certs", str(certs), "--client", "regulator.credit-test").returncode == 0
+    vkey = httpx.get(world.system.portal + "/v1/chain").json()["vkey"]
+    args = ["audit", "--supervision", world.system.url, "--judicial", f"127.0.0.1:{world.system.jc_port}", "--certs", str(certs),
+            "--cert-name", "regulator.credit-test", "--judicial-vkey", vkey, "--risk", world.system.risk, "--credit", world.system.credit, "--json"]
+    deadline = time.monotonic() + 60
+    while True:  # the last entries may still be on their way to the judicial chain
+        report = json.loads(fc(*args).stdout)
+        if report["ok"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert report["ok"], report["findings"]
+    assert report["credit"]["entries"] >= 6 and report["credit"]["chain"] == "credit.fivechains.local/gz-credit-bureau"
+    with sqlite3.connect(world.up / "credit" / "credit.db") as db:  # a clerk edits the first loan entry directly
+        idx = db.execute("SELECT min(idx) FROM cr_entry WHERE kind = 'loanopened'").fetchone()[0]
+        db.execute("UPDATE ledger_entry SET data = replace(data, 'loanopened', 'loanclosed') WHERE idx = ?", (idx,))
+    report = json.loads(fc(*args).stdout)
+    assert not report["ok"]
+    named = [f for f in report["findings"] if f["chain"] == "credit.fivechains.local/gz-credit-bureau"]
+    assert named and named[0]["entry"] == idx
