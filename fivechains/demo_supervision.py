@@ -39,6 +39,7 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
     sport, jport, pport, rport, cport = _free_port(), _free_port(), _free_port(), _free_port(), _free_port()
     url = f"http://127.0.0.1:{sport}"
     risk = f"http://127.0.0.1:{rport}"
+    credit = f"http://127.0.0.1:{cport}"
     portal = f"http://127.0.0.1:{pport}"
     log_path = data_dir / "up.log"
     command = [sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(system_dir),
@@ -101,7 +102,10 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
         from .demo_risk import run_risk_demo
 
         run_risk_demo(data_dir, system_dir, url, risk, portal)
-        _regulator(data_dir, system_dir, url, portal, jport, risk)
+        from .demo_credit import run_credit_demo
+
+        run_credit_demo(data_dir, system_dir, url, credit)
+        _regulator(data_dir, system_dir, url, portal, jport, risk, credit)
         console.rule("[bold]court portal 法院存证核验[/]")
         console.print("verify the demo case in a browser · 在浏览器中核验演示案件:")
         console.print(f"  portal   {portal}/web/login", soft_wrap=True)
@@ -122,7 +126,7 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
             proc.kill()
 
 
-def _regulator(data_dir: Path, system_dir: Path, url: str, portal: str, jport: int, risk: str) -> None:
+def _regulator(data_dir: Path, system_dir: Path, url: str, portal: str, jport: int, risk: str, credit: str) -> None:
     """The regulator audits every chain from what they publish, and has a dashboard."""
     console.rule("[bold]regulator 监管[/] — audit every chain, and the dashboard")
     certs = system_dir / "certs"
@@ -130,16 +134,17 @@ def _regulator(data_dir: Path, system_dir: Path, url: str, portal: str, jport: i
     subprocess.run([*fc, "judicial", "certs", "--certs", str(certs), "--client", "regulator.demo"], check=True, capture_output=True)
     judicial_vkey = httpx.get(portal + "/v1/chain").json()["vkey"]
     args = ["audit", "--supervision", url, "--judicial", f"127.0.0.1:{jport}", "--certs", str(certs), "--cert-name", "regulator.demo",
-            "--judicial-vkey", judicial_vkey, "--risk", risk, "--state", str(data_dir / "audit-state"), "--json"]
+            "--judicial-vkey", judicial_vkey, "--risk", risk, "--credit", credit, "--state", str(data_dir / "audit-state"), "--json"]
     done = subprocess.run([*fc, *args], capture_output=True, text=True)
     report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {"ok": False, "findings": [done.stderr.strip()]}
     verdict = "[green]OK[/]" if report["ok"] else f"[red]FAILED[/] {report['findings']}"
-    console.print(f"$ fivechains audit --supervision {url} --judicial 127.0.0.1:{jport} --risk {risk} --state {data_dir / 'audit-state'} … → {verdict}", soft_wrap=True)
+    console.print(f"$ fivechains audit --supervision {url} --judicial 127.0.0.1:{jport} --risk {risk} --credit {credit} --state {data_dir / 'audit-state'} … → {verdict}",
+                  soft_wrap=True)
     if report["ok"]:
         lag = report["anchoring_lag_ms"]
-        sv, jc, rk = report["supervision"], report["judicial"], report["risk"]
+        sv, jc, rk, cr = report["supervision"], report["judicial"], report["risk"], report["credit"]
         console.print(f"  {report['mode']} audit: {sv['checked_entries']} of {sv['entries']} supervision, {rk['checked_entries']} of "
-                      f"{rk['entries']} risk and {jc['checked_entries']} of "
+                      f"{rk['entries']} risk, {cr['checked_entries']} of {cr['entries']} credit and {jc['checked_entries']} of "
                       f"{jc['entries']} judicial entries replayed, every anchor matched; anchoring lag mean {lag['mean']} ms "
                       "(the state is kept: the next audit checks only what is new)")
     console.print(f"  dashboard {url}/regulator/  (sign in with the token in {system_dir / 'supervision' / 'regulator.token'})", soft_wrap=True)
