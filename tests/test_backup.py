@@ -199,7 +199,7 @@ def test_a_whole_system_archive_restores_and_runs_again(tmp_path: Path) -> None:
         system.stop()
     done = fc("backup", "restore", str(tmp_path / "all.tar.gz"), "--data-dir", str(tmp_path / "again" / "fc"), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert {r["role"] for r in json.loads(done.stdout)["ledgers"]} == {"supervision", "judicial", "risk"}
+    assert {r["role"] for r in json.loads(done.stdout)["ledgers"]} == {"supervision", "judicial", "risk", "credit"}
     again = System(tmp_path / "again" / "fc").start()
     try:
         with LenderClient(again.url, "L1", key) as client:
