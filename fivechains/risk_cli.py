@@ -89,6 +89,8 @@ def serve(
     model: Annotated[Optional[Path], typer.Option("--model", help="The scorecard model file (TOML).")] = None,
     court: Annotated[Optional[str], typer.Option("--court", help="The court portal's URL: evidence judged tampered per lender (court_failures).")] = None,
     court_token_file: Annotated[Optional[Path], typer.Option("--court-token-file", help="The portal's outcomes token (JUDICIAL_DATA_DIR/outcomes.token).")] = None,
+    credit: Annotated[Optional[str], typer.Option("--credit", help="The credit chain's URL: each lender's share of multi-head borrowers (multihead_share).")] = None,
+    credit_token_file: Annotated[Optional[Path], typer.Option("--credit-token-file", help="The credit chain's regulator token (CREDIT_DATA_DIR/regulator.token).")] = None,
     suite: Annotated[Optional[str], typer.Option("--suite", help="A new chain's suite: ed25519 or sm2; an existing chain keeps its own.")] = None,
     config: ConfigFile = None,
 ) -> None:
@@ -105,14 +107,17 @@ def serve(
         raise fail("--supervision needs --supervision-token-file (the feed is the regulator's)")
     if court and not court_token_file:
         raise fail("--court needs --court-token-file (the portal's outcomes token)")
-    chain = build_risk_chain(settings, supervision, supervision_token_file, judicial, court, court_token_file)
+    if credit and not credit_token_file:
+        raise fail("--credit needs --credit-token-file (the credit chain's regulator token)")
+    chain = build_risk_chain(settings, supervision, supervision_token_file, judicial, court, court_token_file, credit, credit_token_file)
     rk = settings.risk
     console.print(f"risk chain [bold]{chain.config.chain_id}[/]  http://{rk.host}:{rk.port}  (API docs /docs, pages /risk/)")
     uvicorn.run(create_app(chain), host=rk.host, port=rk.port, log_level="warning", timeout_graceful_shutdown=30)
 
 
 def build_risk_chain(settings: Any, supervision: str | None, supervision_token_file: Path | None, judicial: str | None,
-                     court: str | None = None, court_token_file: Path | None = None) -> Any:
+                     court: str | None = None, court_token_file: Path | None = None, credit: str | None = None,
+                     credit_token_file: Path | None = None) -> Any:
     """The risk chain of these settings (used by `risk serve` and `up`)."""
     from risk_chain.config import RiskConfig
     from risk_chain.indicators import RiskSettings
@@ -124,7 +129,7 @@ def build_risk_chain(settings: Any, supervision: str | None, supervision_token_f
     config = RiskConfig(folder, rk.db_url, rk.chain_id, supervision_url=supervision, supervision_token_file=supervision_token_file,
                         feed_interval_ms=rk.feed_interval_ms, seal_interval_ms=rk.seal_interval_ms, judicial_target=judicial,
                         certs_dir=settings.certs() if judicial else None, model_path=rk.model or DEFAULT_MODEL,
-                        court_url=court, court_token_file=court_token_file,
+                        court_url=court, court_token_file=court_token_file, credit_url=credit, credit_token_file=credit_token_file,
                         settings=RiskSettings(lpr_bp=rk.lpr_bp, cap_multiple=rk.cap_multiple), reopen_after_days=rk.reopen_after_days,
                         hash_suite=settings.hash_suite(), key_type=settings.key_type())
     try:

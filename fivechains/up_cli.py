@@ -67,6 +67,14 @@ def up(
     supervision = SupervisionChain(SupervisionConfig(settings.supervision_dir(), sv.db_url, sv.chain_id, sv.seal_entries, sv.seal_interval_ms,
                                                      late_after_ms=sv.late_after_ms, judicial_target=f"127.0.0.1:{judicial_port}", certs_dir=certs,
                                                      hash_suite=settings.hash_suite(), key_type=settings.key_type()))
+    credit = None
+    credit_url, credit_token = None, None
+    if settings.credit.enabled:  # the credit chain follows the same feed, checks consents against it, anchors like it
+        from .credit_cli import build_credit_chain
+
+        credit = build_credit_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
+                                    f"127.0.0.1:{judicial_port}")
+        credit_url, credit_token = f"http://{settings.credit.host}:{settings.credit.port}", credit.config.data_dir / "regulator.token"
     risk = None
     if settings.risk.enabled:  # the risk chain follows the supervision chain's report feed and anchors like it
         from service_kit.data_files import secret_token
@@ -76,13 +84,7 @@ def up(
         secret_token(settings.judicial_dir(), "outcomes.token")  # the portal's, read by the risk chain for failures at court
         risk = build_risk_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
                                 f"127.0.0.1:{judicial_port}", f"http://{settings.portal.host}:{portal_port}",
-                                settings.judicial_dir() / "outcomes.token")
-    credit = None
-    if settings.credit.enabled:  # the credit chain follows the same feed, checks consents against it, anchors like it
-        from .credit_cli import build_credit_chain
-
-        credit = build_credit_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
-                                    f"127.0.0.1:{judicial_port}")
+                                settings.judicial_dir() / "outcomes.token", credit_url, credit_token)
     others = [c for c in (risk, credit) if c is not None]
     sources = [supervision.config.chain_id] + [c.config.chain_id for c in others]
     ca_dir = ensure_consortium(certs, sources)  # the CA key apart, in ca_dir: the servers read only certs

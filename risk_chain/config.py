@@ -49,6 +49,8 @@ class RiskConfig:
     judicial_target: str | None = None
     court_url: str | None = None  # the court portal: evidence judged tampered per lender (the court_failures indicator)
     court_token_file: Path | None = None  # its outcomes token (judicial data directory, outcomes.token)
+    credit_url: str | None = None  # the credit chain: each lender's share of multi-head borrowers (the multihead_share indicator)
+    credit_token_file: Path | None = None  # its regulator token (credit data directory, regulator.token)
     certs_dir: Path | None = None
     model_path: Path = DEFAULT_MODEL
     settings: RiskSettings = field(default_factory=RiskSettings)

@@ -95,6 +95,7 @@ INDICATOR_LABELS = {
     "broken_lifecycles": ("生命周期断裂", "broken lifecycles", "count"),
     "court_failures": ("司法验证失败", "court failures", "count"),
     "complaints": ("投诉", "complaints", "count"),
+    "multihead_share": ("多头借贷客户占比", "multi-head borrowers' share (credit chain)", "share"),
 }
 
 

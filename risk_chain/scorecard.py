@@ -19,7 +19,11 @@ from typing import Any
 
 from .indicator_sql import INDICATORS
 
-__all__ = ["BANDS", "DEFAULT_MODEL", "Model", "ModelError", "ModelHolder", "Rule", "Score", "ScoreLine", "band_of", "load_model", "parse_model", "score"]
+# figures another chain supplies (not computed from the supervision reports): the credit chain's share of a lender's
+# borrowers with at least N other lenders (multi-head borrowing); a warning records the value it was scored with
+EXTERNAL_INDICATORS = ("multihead_share",)
+
+__all__ = ["EXTERNAL_INDICATORS", "BANDS", "DEFAULT_MODEL", "Model", "ModelError", "ModelHolder", "Rule", "Score", "ScoreLine", "band_of", "load_model", "parse_model", "score"]
 
 DEFAULT_MODEL = Path(__file__).with_name("models") / "default.toml"
 BANDS = (("red", 80), ("orange", 60), ("yellow", 40), ("blue", 20), ("green", 0))  # lowest index of each band
@@ -128,8 +132,8 @@ def parse_model(data: bytes) -> Model:
         raise ModelError("indicators", "must be a non-empty table of indicators")
     rules = {}
     for name, rule in indicators.items():
-        if name not in INDICATORS:
-            raise ModelError(f"indicators.{name}", f"unknown indicator (one of {', '.join(INDICATORS)})")
+        if name not in INDICATORS and name not in EXTERNAL_INDICATORS:
+            raise ModelError(f"indicators.{name}", f"unknown indicator (one of {', '.join(INDICATORS + EXTERNAL_INDICATORS)})")
         rules[name] = _rule(rule, f"indicators.{name}")
     if sum(max(r.points) for r in rules.values()) != 100:
         raise ModelError("indicators", "the largest points of all indicators must add up to 100")

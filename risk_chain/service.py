@@ -38,7 +38,7 @@ from .closed_loop import ACTIVE, StepRefused, check_body, next_state, step_text
 from .config import DEFAULT_OFFICER, KEY_FILE, OFFICER_KEY_FILE, TOKEN_FILE, RiskConfig
 from .feed import FeedClient, FeedLender
 from .indicators import RiskIndicators
-from .scorecard import WARNING_BANDS, Model, ModelHolder, Score, score
+from .scorecard import EXTERNAL_INDICATORS, WARNING_BANDS, Model, ModelHolder, Score, score
 from .tables import MIGRATIONS, AnchoredUpTo, Complaint, LenderKey, ModelText, Officer, Step
 from .warning_book import WarningBook, new_warning_id
 
@@ -71,11 +71,12 @@ def _finite(value: float) -> float | None:
 
 
 def explanation_of(s: Score, lender_id: str, day: dt.date, entries: dict[str, list[int]], *, settings: Any, supervision: dict[str, Any],
-                   complaints: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a warning records so anyone entitled can recompute it: model, data position, every line and the entries behind it."""
+                   complaints: list[dict[str, Any]], external: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a warning records so anyone entitled can recompute it: model, data position, every line and the entries behind it,
+    and the figures other chains supplied (``external``: each value with where it came from)."""
     return {"lender_id": lender_id, "day": day.isoformat(), "risk_index": s.index, "band": s.band, "reasons": list(s.reasons),
             "model": {"version": s.model_version, "sha256": s.model_sha256}, "settings": dataclasses.asdict(settings),
-            "supervision": supervision, "complaints": complaints,
+            "supervision": supervision, "complaints": complaints, "external": external or {},
             "lines": [{"indicator": line.indicator, "value": _finite(line.value), "bin": line.bin, "points": line.points,
                        "hard_limit": line.hard_limit, "limit_crossed": line.limit_crossed, "entries": entries.get(line.indicator, [])}
                       for line in s.lines]}
@@ -117,6 +118,8 @@ class RiskChain:
         self._pending: set[str] = set()  # lenders whose figures moved since they were last scored
         self._blocks_since_compact = 0
         self._court_seen: dict[tuple[str, int], int] = {}  # (lender, day) → tampered items counted so far
+        self.multihead: dict[str, float] = {}  # the credit chain's latest share of each lender's multi-head borrowers
+        self.multihead_source: dict[str, Any] = {}  # where it came from: the credit chain's id, checkpoint and when it was read
         self._complaints_loaded = False
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="risk-feed", daemon=True)
@@ -241,6 +244,10 @@ class RiskChain:
                             self.follow_court()
                         except (httpx.HTTPError, OSError) as exc:  # the portal away: the reports go on, the counts catch up later
                             log.warning("the court portal's outcomes are not answering (%s)", exc.__class__.__name__)
+                        try:
+                            self.follow_credit()
+                        except (httpx.HTTPError, OSError, KeyError, ValueError) as exc:  # the bureau away: the last shares stay in force
+                            log.warning("the credit chain's multi-head shares are not answering (%s)", exc.__class__.__name__)
                     if self.follow_once(client):
                         continue  # more may be waiting: read on at once
                 self.check_deadlines()
@@ -309,6 +316,28 @@ class RiskChain:
             self._pending |= {k[0] for k in deltas}
             self._decide_pending()
 
+    def follow_credit(self) -> None:
+        """Bring the multihead_share indicator up to date from the credit chain (a lender whose share moved is scored again)."""
+        if not (self.config.credit_url and self.config.credit_token_file):
+            return
+        base = self.config.credit_url.rstrip("/")
+        auth = {"Authorization": f"Bearer {self.config.credit_token_file.read_text().strip()}"}
+        answer = httpx.get(base + "/v1/regulator/multihead-shares", headers=auth, timeout=30)
+        answer.raise_for_status()
+        shares = {row["lender_id"]: float(row["share"]) for row in answer.json()["lenders"]}
+        checkpoint = httpx.get(base + "/v1/checkpoint", timeout=30)
+        moved = {lender for lender in set(shares) | set(self.multihead) if shares.get(lender, 0.0) != self.multihead.get(lender, 0.0)}
+        self.multihead = shares
+        self.multihead_source = {"chain": "credit", "url": base, "checkpoint": checkpoint.text if checkpoint.status_code == 200 else None,
+                                 "read_ms": int(time.time() * 1000)}
+        if moved:
+            self._pending |= moved
+            self._decide_pending()
+
+    def external_values(self, lender_id: str) -> dict[str, float]:
+        """The figures other chains supply for a lender (0 until they have said otherwise)."""
+        return {"multihead_share": self.multihead.get(lender_id, 0.0)}
+
     def _decide_pending(self) -> None:
         if self._pending:
             lenders, self._pending = sorted(self._pending), set()
@@ -340,12 +369,13 @@ class RiskChain:
         return {"index": index, "lender_id": lender_id, "day": (_EPOCH + dt.timedelta(days=day)).isoformat(), "digest": digest}
 
     def _score(self, lender_id: str, day: dt.date, model: Model) -> Score | None:
+        external = self.external_values(lender_id)  # the latest: another chain's figure has no history here
         try:
-            values = self.indicators.row(lender_id, day)
+            values = {**self.indicators.row(lender_id, day), **external}
         except KeyError:
             return None
         try:
-            prev = score(model, self.indicators.row(lender_id, day - dt.timedelta(days=1))).band
+            prev = score(model, {**self.indicators.row(lender_id, day - dt.timedelta(days=1)), **external}).band
         except KeyError:
             prev = None
         return score(model, values, previous_band=prev)
@@ -404,11 +434,14 @@ class RiskChain:
 
     def explain_now(self, lender_id: str, day: dt.date, s: Score) -> dict[str, Any]:
         with self._figures:
-            entries = {line.indicator: self.indicators.explain(lender_id, day, line.indicator).indexes for line in s.lines}
+            entries = {line.indicator: self.indicators.explain(lender_id, day, line.indicator).indexes for line in s.lines
+                       if line.indicator not in EXTERNAL_INDICATORS}
         complaints = [{"index": c.idx, "day": (_EPOCH + dt.timedelta(days=c.day)).isoformat()}
                       for c in self.book.complaints(lender_id) if c.day <= _day_number(day)]
         supervision = {"fed_up_to": self.position, "sealed_size": self.supervision_size, "checkpoint": self.supervision_checkpoint}
-        return explanation_of(s, lender_id, day, entries, settings=self.config.settings, supervision=supervision, complaints=complaints)
+        external = {name: {"value": value, **self.multihead_source} for name, value in self.external_values(lender_id).items()}
+        return explanation_of(s, lender_id, day, entries, settings=self.config.settings, supervision=supervision, complaints=complaints,
+                              external=external)
 
     def _centre_step(self, warning_id: str, lender_id: str, step: str, body: dict[str, Any], expect_state: str | None,
                      changes: dict[str, Any], new_warning: dict[str, Any] | None = None, now: int | None = None) -> str:
@@ -523,7 +556,7 @@ class RiskChain:
         rows = table.filter(pc.equal(table["lender_id"], lender_id)).to_pylist()
         out = []
         for r in rows:
-            values = {k: v for k, v in r.items() if k not in ("lender_id", "day")}
+            values = {**{k: v for k, v in r.items() if k not in ("lender_id", "day")}, **self.external_values(lender_id)}
             s = score(model, values)
             out.append({"day": r["day"].isoformat(), "risk_index": s.index, "band": s.band,
                         "values": {k: _finite(v) for k, v in values.items()}})

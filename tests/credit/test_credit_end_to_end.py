@@ -122,6 +122,25 @@ def test_the_credit_chain_is_anchored_in_the_judicial_chain(world: CreditWorld) 
     assert all(e["deposit_code"] for e in report["entries"]), "credit entries got no deposit codes from the judicial chain"
 
 
+def test_the_risk_chain_scores_each_lenders_multihead_share(world: CreditWorld) -> None:
+    """L0001's one borrower also borrows at L0002 and L0003 and was checked by L0004: three other lenders, so all of
+    L0001's borrowers are multi-head (share 1.0) — the credit chain says so and the risk chain scores it."""
+    with world.lender("L0004") as client:
+        client.check(world.applicant, world.consent_code, PURPOSE)
+    with world.regulator() as reg:
+        shares = {row["lender_id"]: row for row in reg.multihead_shares()["lenders"]}
+    assert shares["L0001"]["share"] == 1.0 and shares["L0001"]["borrowers"] == 1
+    risk_token = (world.up / "risk" / "regulator.token").read_text().strip()
+    deadline, last = time.monotonic() + 40, None
+    while time.monotonic() < deadline:
+        days = httpx.get(world.system.risk + "/v1/lenders/L0001/series", headers={"Authorization": f"Bearer {risk_token}"}, timeout=10).json()["days"]
+        last = days[-1]["values"].get("multihead_share") if days else None
+        if last == 1.0:
+            break
+        time.sleep(0.5)
+    assert last == 1.0, "the risk chain never read the credit chain's multi-head share"
+
+
 def test_the_audit_covers_the_credit_chain_and_names_a_changed_credit_entry(world: CreditWorld) -> None:
     """Run last in the module: it edits the credit chain's database."""
 

@@ -227,8 +227,8 @@ def test_a_bad_model_file_leaves_the_last_good_one_in_force(tmp_path: Path) -> N
         loop.chain.reload_model()
     assert error.value.path == "indicators.overdue_m1.points"
     assert loop.chain.models.model is good and loop.chain.status()["model"]["last_error"]
-    model.write_text(DEFAULT_MODEL.read_text().replace('version = "2026.1"', 'version = "2026.2"'))
-    assert loop.chain.reload_model().version == "2026.2"
+    model.write_text(DEFAULT_MODEL.read_text().replace('version = "2026.2"', 'version = "2026.3"'))
+    assert loop.chain.reload_model().version == "2026.3"
     assert loop.chain.model_text(good.sha256) == DEFAULT_MODEL.read_text()  # the old model stays retrievable by its hash
     loop.chain.store.close()
 
