@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from credit_chain.config import DAY_MS, CreditConfig
 from credit_chain.consents import ConsentFacts, china_date, consent_refusal
@@ -219,3 +220,34 @@ def test_the_bureau_publishes_its_oprf_key_and_rules_once(chain: CreditChain, tm
     with chain.store.read_engine.connect() as conn:
         counts = dict(conn.exec_driver_sql("SELECT kind, count(*) FROM cr_entry WHERE kind IN ('oprfkey', 'rules') GROUP BY kind").all())
     assert counts == {"oprfkey": 1, "rules": 1}
+
+
+@pytest.mark.postgres
+def test_the_credit_chain_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """The same decisions on PostgreSQL: the loan book, a check with consent, a dispute and its answer, evaluations,
+    the borrower's report verified, the ledger audited."""
+    from chain.audit import audit_ledger
+    from credit_chain.borrower_report import verify_report
+
+    c = CreditChain(CreditConfig(tmp_path / "credit", db_url=pg_url, seal_interval_ms=20))
+    c.start()
+    try:
+        c.book.apply([row(0, "L1", "contract", "A", borrower=P1, borrower_kind="person", principal=500_000),
+                      row(1, "L2", "contract", "B", borrower=P1, borrower_kind="person", principal=700_000),
+                      row(2, "L2", "repayment", "B", principal=700_000, amount=710_000),
+                      row(3, "L4", "consent", "APP", borrower=P1, purpose="loan-application", valid_from=china_date(NOW - DAY_MS),
+                          valid_to=china_date(NOW + DAY_MS))], 4)
+        code = new_code()
+        with c.store.engine.begin() as conn:
+            conn.execute(text("UPDATE cr_consent SET deposit_code = :c WHERE idx = 3"), {"c": code})
+        assert c.check("L4", P1, code, "loan-application")["other_lenders_with_open_loans"] == 1
+        opened = c.open_dispute(P1, "loan", "L1", "A", "not mine")
+        assert c.answer_dispute("L1", opened["id"], "upheld", "signed contract on file")["state"] == "answered"
+        c.evaluate("L4", [oprf.blind(b"x", oprf.MODE_VOPRF)[1]])
+        c.evaluate("L4", [oprf.blind(b"y", oprf.MODE_VOPRF)[1]])  # the day's count is updated in place (ON CONFLICT)
+        assert {f["lender_id"]: f["evaluations"] for f in c.evaluation_figures()}["L4"] == 2
+        report = c.borrower_report(P1)
+        assert verify_report(report) == [] and {x["status"] for x in report["loans"]} == {"current", "closed"}
+        assert audit_ledger(c.store, c.ledger.verifier).ok
+    finally:
+        c.stop()
