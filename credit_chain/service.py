@@ -28,6 +28,7 @@ from chain.note import format_vkey
 from chain_sql import open_store
 from chain_sql.migrations import upgrade_schema
 from evidence import oprf
+from evidence.canonical_json import canonical_json
 from evidence.deposit_codes import CodeError, normalize
 from service_kit.anchoring import AnchoredBlock, AnchorOutbox
 from service_kit.auth import TokenDigest
@@ -358,7 +359,7 @@ class CreditChain:
         answer = multihead_answer(loans, queries, disputed, lender_id, now_ms, self.rules)
         if summary is not None:
             answer["enterprise_summary"] = summary
-        answer_sha = hashlib.sha256(repr(sorted(answer.items())).encode()).hexdigest()
+        answer_sha = hashlib.sha256(canonical_json(answer)).hexdigest()  # what the lender was told, committed in its query entry
         with self._write:
             with self.store.read_engine.connect() as conn:
                 self.subjects.load(conn, {borrower})
@@ -515,7 +516,7 @@ class CreditChain:
                 summary = self._enterprise(conn, borrower, loans, now_ms) if kind == "enterprise" else None
             doc = new_document("report", now_ms, {"subject": borrower, "entries": count, "borrower_kind": kind or "person",
                                                   "enterprise_summary_sha256": None if summary is None else
-                                                  hashlib.sha256(repr(sorted(summary.items())).encode()).hexdigest()})
+                                                  hashlib.sha256(canonical_json(summary)).hexdigest()})
             index = self._append([(doc, None, None)])
         deadline = time.monotonic() + timeout_s
         while self.ledger.sealed_size() <= index:
