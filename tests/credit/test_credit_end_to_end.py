@@ -122,6 +122,18 @@ def test_the_credit_chain_is_anchored_in_the_judicial_chain(world: CreditWorld) 
     assert all(e["deposit_code"] for e in report["entries"]), "credit entries got no deposit codes from the judicial chain"
 
 
+def test_the_supervision_chain_finds_a_consent_by_its_code_for_the_regulator_only(world: CreditWorld) -> None:
+    url = world.system.url + "/v1/feed/consents/"
+    auth = {"Authorization": f"Bearer {world.sv_token}"}
+    found = httpx.get(url + world.consent_code, headers=auth).json()
+    assert found["record_type"] == "consent" and found["lender_id"] == "L0004" and found["report"]["borrower"] == world.applicant
+    assert found["deposit_code"] == world.consent_code.replace("-", "")
+    assert httpx.get(url + world.consent_code).status_code == 401  # the feed is the regulator's
+    assert httpx.get(url + new_code(), headers=auth).status_code == 404
+    bad = httpx.get(url + "ABC", headers=auth)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+
+
 def test_the_risk_chain_scores_each_lenders_multihead_share(world: CreditWorld) -> None:
     """L0001's one borrower also borrows at L0002 and L0003 and was checked by L0004: three other lenders, so all of
     L0001's borrowers are multi-head (share 1.0) — the credit chain says so and the risk chain scores it."""
