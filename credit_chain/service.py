@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from chain.encoding import b64encode
 from chain.hashing import suite_by_name
-from chain.keys import PublicKey, load_or_create_signer, public_key_from_bytes
+from chain.keys import PublicKey, load_or_create_signer
 from chain.ledger import Ledger
 from chain.note import format_vkey
 from chain_sql import open_store
@@ -30,9 +30,10 @@ from chain_sql.migrations import upgrade_schema
 from evidence import oprf
 from evidence.canonical_json import canonical_json
 from evidence.deposit_codes import CodeError, normalize
-from service_kit.anchoring import AnchoredBlock, AnchorOutbox
+from service_kit.anchoring import AnchoredBlock, AnchorOutbox, judicial_channel
 from service_kit.auth import TokenDigest
 from service_kit.data_files import data_dir_lock, secret_token
+from service_kit.feed_lenders import lender_key, save_lenders
 from service_kit.party_auth import PartyAuth
 from service_kit.problems import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, ServiceError
 from service_kit.report_feed import FeedLender, ReportFeed
@@ -149,12 +150,8 @@ class CreditChain:
             self.anchorer.notify()
         self.changes.bump()
 
-    def _judicial_channel(self):  # type: ignore[no-untyped-def]
-        from proto.channel import client_channel, client_stem
-
-        if self.config.certs_dir is None:
-            raise ValueError("anchoring to the judicial chain needs --certs (the consortium's certificates)")
-        return client_channel(self.config.judicial_target, self.config.certs_dir, client_stem(self.config.chain_id))  # type: ignore[arg-type]
+    def _judicial_channel(self) -> Any:
+        return judicial_channel(self.config.judicial_target, self.config.certs_dir, self.config.chain_id)
 
     def _append(self, docs: list[tuple[Document, str | None, int | None]], rows: Any = None) -> int:
         """Append documents (with their subject and seq) and the service's rows in one transaction; the first index."""
@@ -171,6 +168,18 @@ class CreditChain:
         self.ledger.append([entry_of(d, self.config.bureau_id) for d, _, _ in docs], also=write)
         self.changes.bump()
         return first_box[0]
+
+    def _append_about(self, borrower: str, kind: str, time_ms: int, fields: dict[str, Any], rows: Any) -> tuple[int, Document]:
+        """Append one document to a borrower's record (the next ``subject_seq``) with the service's rows; hold ``_write``."""
+        with self.store.read_engine.connect() as conn:
+            self.subjects.load(conn, {borrower})
+        seq = self.subjects.next(borrower)
+        doc = new_document(kind, time_ms, {"subject": borrower, "subject_seq": seq, **fields})
+        try:
+            return self._append([(doc, borrower, seq)], rows), doc
+        except BaseException:
+            self.subjects.rollback({borrower})
+            raise
 
     def _publish_key_and_rules(self) -> None:
         """The OPRF public key and the rule file in force, as entries (once each): a lender checks the bureau's proofs
@@ -205,22 +214,11 @@ class CreditChain:
     # --- parties and credentials -----------------------------------------------------------------
 
     def _lender_key(self, lender_id: str) -> tuple[PublicKey, bool] | None:
-        with self.store.read_engine.connect() as conn:
-            row = conn.execute(select(LENDERS).where(LENDERS.c.id == lender_id)).first()
-        return (public_key_from_bytes(row.public_key), bool(row.enabled)) if row else None
+        return lender_key(self.store.read_engine, LENDERS, lender_id)
 
     def sync_lenders(self, lenders: list[FeedLender]) -> None:
         """Keep the lenders' keys as the supervision chain registered them."""
-        with self.store.engine.begin() as conn:
-            known = {r.id: r for r in conn.execute(select(LENDERS)).all()}
-            for lender in lenders:
-                row = known.get(lender.id)
-                values = {"name": lender.name, "public_key": lender.public_key, "enabled": lender.enabled}
-                if row is None:
-                    conn.execute(LENDERS.insert().values(id=lender.id, **values))
-                elif (row.name, row.public_key, row.enabled) != (lender.name, lender.public_key, lender.enabled):
-                    conn.execute(LENDERS.update().where(LENDERS.c.id == lender.id).values(**values))
-                    self.lenders.forget(lender.id)
+        save_lenders(self.store.engine, LENDERS, lenders, self.lenders.forget)
 
     def lender_names(self) -> dict[str, str]:
         with self.store.read_engine.connect() as conn:
@@ -360,22 +358,15 @@ class CreditChain:
         if summary is not None:
             answer["enterprise_summary"] = summary
         answer_sha = hashlib.sha256(canonical_json(answer)).hexdigest()  # what the lender was told, committed in its query entry
+
+        def rows(conn: Connection, first: int) -> None:
+            conn.execute(QUERIES.insert().values(idx=first, lender_id=lender_id, borrower=borrower, time_ms=now_ms, purpose=purpose,
+                                                 consent_code=consent.deposit_code))
+
         with self._write:
-            with self.store.read_engine.connect() as conn:
-                self.subjects.load(conn, {borrower})
-            seq = self.subjects.next(borrower)
-            doc = new_document("query", now_ms, {"subject": borrower, "subject_seq": seq, "lender_id": lender_id, "purpose": purpose,
-                                                 "consent_code": consent.deposit_code, "consent_index": consent.index, "answer_sha256": answer_sha})
-
-            def rows(conn: Connection, first: int) -> None:
-                conn.execute(QUERIES.insert().values(idx=first, lender_id=lender_id, borrower=borrower, time_ms=now_ms, purpose=purpose,
-                                                     consent_code=consent.deposit_code))
-
-            try:
-                index = self._append([(doc, borrower, seq)], rows)
-            except BaseException:
-                self.subjects.rollback({borrower})
-                raise
+            index, doc = self._append_about(borrower, "query", now_ms, {"lender_id": lender_id, "purpose": purpose,
+                                                                         "consent_code": consent.deposit_code, "consent_index": consent.index,
+                                                                         "answer_sha256": answer_sha}, rows)
         answer["query"] = {"index": index, "time_ms": now_ms, "document_sha256": doc.digest, "consent_code": consent.deposit_code}
         return answer
 
@@ -412,22 +403,13 @@ class CreditChain:
         if found is None:
             raise NotFound(f"this borrower has no {target} {ref!r} at lender {lender_id}")
         dispute_id, due = new_dispute_id(), due_ms(now_ms, self.rules.answer_days)
+        def rows(conn: Connection, first: int) -> None:
+            conn.execute(DISPUTES.insert().values(id=dispute_id, borrower=borrower, lender_id=lender_id, target=target, target_ref=ref,
+                                                  reason=reason, opened_ms=now_ms, due_ms=due, state="open", entry_idx=first))
+
         with self._write:
-            with self.store.read_engine.connect() as conn:
-                self.subjects.load(conn, {borrower})
-            seq = self.subjects.next(borrower)
-            doc = new_document("dispute", now_ms, {"subject": borrower, "subject_seq": seq, "dispute_id": dispute_id, "lender_id": lender_id,
-                                                   "target": target, "target_ref": ref, "reason": reason, "due_ms": due})
-
-            def rows(conn: Connection, first: int) -> None:
-                conn.execute(DISPUTES.insert().values(id=dispute_id, borrower=borrower, lender_id=lender_id, target=target, target_ref=ref,
-                                                      reason=reason, opened_ms=now_ms, due_ms=due, state="open", entry_idx=first))
-
-            try:
-                index = self._append([(doc, borrower, seq)], rows)
-            except BaseException:
-                self.subjects.rollback({borrower})
-                raise
+            index, _ = self._append_about(borrower, "dispute", now_ms, {"dispute_id": dispute_id, "lender_id": lender_id, "target": target,
+                                                                        "target_ref": ref, "reason": reason, "due_ms": due}, rows)
         return {"id": dispute_id, "index": index, "due_ms": due, "due": china_date(due), "state": "open"}
 
     def answer_dispute(self, lender_id: str, dispute_id: str, outcome: str, reasons: str, now_ms: int | None = None) -> dict[str, Any]:
@@ -446,21 +428,13 @@ class CreditChain:
                 raise NotFound(f"you have no dispute {dispute_id}")
             if row.state == "answered":
                 raise DisputeConflict(f"dispute {dispute_id} was answered already")
-            with self.store.read_engine.connect() as conn:
-                self.subjects.load(conn, {row.borrower})
-            seq = self.subjects.next(row.borrower)
-            doc = new_document("answer", now_ms, {"subject": row.borrower, "subject_seq": seq, "dispute_id": dispute_id, "lender_id": lender_id,
-                                                  "outcome": outcome, "reasons": reasons, "late": now_ms > row.due_ms})
 
             def rows(conn: Connection, first: int) -> None:
                 conn.execute(update(DISPUTES).where(DISPUTES.c.id == dispute_id).values(state="answered", outcome=outcome, answer=reasons,
                                                                                         answered_ms=now_ms))
 
-            try:
-                index = self._append([(doc, row.borrower, seq)], rows)
-            except BaseException:
-                self.subjects.rollback({row.borrower})
-                raise
+            index, _ = self._append_about(row.borrower, "answer", now_ms, {"dispute_id": dispute_id, "lender_id": lender_id, "outcome": outcome,
+                                                                            "reasons": reasons, "late": now_ms > row.due_ms}, rows)
         return {"id": dispute_id, "index": index, "state": "answered", "outcome": outcome, "late": now_ms > row.due_ms}
 
     def check_deadlines(self, now_ms: int | None = None) -> int:
@@ -469,21 +443,12 @@ class CreditChain:
         with self.store.read_engine.connect() as conn:
             due = conn.execute(select(DISPUTES).where(DISPUTES.c.state == "open", DISPUTES.c.due_ms < now_ms)).all()
         for row in due:
+            def rows(conn: Connection, first: int, dispute_id: str = row.id) -> None:
+                conn.execute(update(DISPUTES).where(DISPUTES.c.id == dispute_id, DISPUTES.c.state == "open").values(state="late"))
+
             with self._write:
-                with self.store.read_engine.connect() as conn:
-                    self.subjects.load(conn, {row.borrower})
-                seq = self.subjects.next(row.borrower)
-                doc = new_document("deadline", now_ms, {"subject": row.borrower, "subject_seq": seq, "dispute_id": row.id,
-                                                        "lender_id": row.lender_id, "due_ms": row.due_ms})
-
-                def rows(conn: Connection, first: int, dispute_id: str = row.id) -> None:
-                    conn.execute(update(DISPUTES).where(DISPUTES.c.id == dispute_id, DISPUTES.c.state == "open").values(state="late"))
-
-                try:
-                    self._append([(doc, row.borrower, seq)], rows)
-                except BaseException:
-                    self.subjects.rollback({row.borrower})
-                    raise
+                self._append_about(row.borrower, "deadline", now_ms, {"dispute_id": row.id, "lender_id": row.lender_id, "due_ms": row.due_ms},
+                                   rows)
         return len(due)
 
     def disputes(self, lender_id: str | None = None, borrower: str | None = None) -> list[dict[str, Any]]:

@@ -27,9 +27,10 @@ from chain.ledger import Ledger
 from chain.note import format_vkey
 from chain_sql import open_store
 from chain_sql.migrations import upgrade_schema
-from service_kit.anchoring import AnchoredBlock, AnchorOutbox
+from service_kit.anchoring import AnchoredBlock, AnchorOutbox, judicial_channel
 from service_kit.auth import TokenDigest
 from service_kit.data_files import data_dir_lock, secret_token
+from service_kit.feed_lenders import lender_key, save_lenders
 from service_kit.party_auth import PartyAuth
 from service_kit.problems import Forbidden, InvalidInput, NotFound, ServiceError
 from service_kit.sealing import Changes, Sealer
@@ -149,12 +150,8 @@ class RiskChain:
             self.anchorer.notify()
         self.changes.bump()
 
-    def _judicial_channel(self):  # type: ignore[no-untyped-def]
-        from proto.channel import client_channel, client_stem
-
-        if self.config.certs_dir is None:
-            raise ValueError("anchoring to the judicial chain needs --certs (the consortium's certificates)")
-        return client_channel(self.config.judicial_target, self.config.certs_dir, client_stem(self.config.chain_id))  # type: ignore[arg-type]
+    def _judicial_channel(self) -> Any:
+        return judicial_channel(self.config.judicial_target, self.config.certs_dir, self.config.chain_id)
 
     # --- parties and credentials -----------------------------------------------------------------
 
@@ -178,22 +175,11 @@ class RiskChain:
         return (public_key_from_bytes(row.public_key), bool(row.enabled)) if row else None
 
     def _lender_key(self, lender_id: str) -> tuple[PublicKey, bool] | None:
-        with self.store.read_engine.connect() as conn:
-            row = conn.execute(select(LENDERS).where(LENDERS.c.id == lender_id)).first()
-        return (public_key_from_bytes(row.public_key), bool(row.enabled)) if row else None
+        return lender_key(self.store.read_engine, LENDERS, lender_id)
 
     def sync_lenders(self, lenders: list[FeedLender]) -> None:
         """Keep the lenders' keys as the supervision chain registered them."""
-        with self.store.engine.begin() as conn:
-            known = {r.id: r for r in conn.execute(select(LENDERS)).all()}
-            for lender in lenders:
-                row = known.get(lender.id)
-                values = {"name": lender.name, "public_key": lender.public_key, "enabled": lender.enabled}
-                if row is None:
-                    conn.execute(LENDERS.insert().values(id=lender.id, **values))
-                elif (row.name, row.public_key, row.enabled) != (lender.name, lender.public_key, lender.enabled):
-                    conn.execute(LENDERS.update().where(LENDERS.c.id == lender.id).values(**values))
-                    self.lenders.forget(lender.id)
+        save_lenders(self.store.engine, LENDERS, lenders, self.lenders.forget)
 
     def lender_name(self, lender_id: str) -> str:
         with self.store.read_engine.connect() as conn:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from sqlalchemy import Table, select
@@ -132,3 +133,12 @@ class AnchorOutbox:
             if moved.rowcount == 0:
                 conn.execute(self._position.insert().values(name=POSITION, next_height=height + 1))
         self._on_anchor()
+
+
+def judicial_channel(target: str | None, certs_dir: Path | None, chain_id: str) -> grpc.Channel:
+    """A mutual-TLS channel to the judicial chain with this chain's client certificate (from the consortium's certs)."""
+    from proto.channel import client_channel, client_stem
+
+    if certs_dir is None or target is None:
+        raise ValueError("anchoring to the judicial chain needs --judicial HOST:PORT and --certs (the consortium's certificates)")
+    return client_channel(target, certs_dir, client_stem(chain_id))
