@@ -8,7 +8,6 @@ written; a refused query leaves no trace but the refusal.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -617,5 +616,3 @@ def _store_codes(conn: Any, anchored: AnchoredBlock) -> None:
 
     conn.execute(update(ENTRIES).where(ENTRIES.c.idx == bindparam("i")).values(deposit_code=bindparam("c")), rows)
 
-
-_ = dt  # dates are formatted by consents.china_date
