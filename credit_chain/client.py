@@ -18,6 +18,7 @@ from evidence.borrower_ids import BorrowerId, oprf_input, parse_borrower_id, pse
 from service_kit.party_auth import read_text
 
 from .api.deps import body_target
+from .documents import OpeningError, check_opening
 
 __all__ = ["CreditClient", "CreditError", "BATCH"]
 
@@ -87,8 +88,21 @@ class CreditClient:
     # --- pseudonyms ---------------------------------------------------------------------------
 
     def public_key(self) -> bytes:
+        """The bureau's OPRF key: pinned, or the one its ``oprfkey`` entry on the chain commits to (the served document must
+        open that entry and name the served key; else CreditError)."""
         if self._public_key is None:
-            self._public_key = bytes.fromhex(self._send("GET", "/v1/oprf/key")["public_key"])
+            served = self._send("GET", "/v1/oprf/key")
+            index = int(served["index"])
+            entries = self._send("GET", "/v1/entries", params={"start": index, "end": index + 1})["entries"]
+            if not entries:
+                raise CreditError(503, "the bureau's key entry is not sealed yet; try again in a moment")
+            try:
+                body = check_opening(entries[0]["data"].encode(), served["document"])
+            except (OpeningError, ValueError, IndexError, KeyError) as exc:
+                raise CreditError(502, f"the bureau's OPRF key is not the one its chain committed to ({exc})") from None
+            if body.get("kind") != "oprfkey" or body.get("public_key") != served["public_key"]:
+                raise CreditError(502, "the bureau's OPRF key is not the one its chain committed to")
+            self._public_key = bytes.fromhex(served["public_key"])
         return self._public_key
 
     def pseudonyms(self, identifiers: Sequence[str | BorrowerId], progress: Callable[[int], None] | None = None) -> list[str]:

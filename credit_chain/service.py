@@ -124,6 +124,7 @@ class CreditChain:
 
     def start(self) -> None:
         self._publish_key_and_rules()
+        self.ledger.seal()  # the key's entry is provable before the first lender asks for the key
         self.sealer.start()
         if self.config.judicial_target:
             self.anchorer = AnchorOutbox(self.ledger, self._judicial_channel, self.changes.bump, position=ANCHORED, store_codes=_store_codes,

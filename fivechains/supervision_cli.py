@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -16,8 +17,9 @@ import typer
 from chain.encoding import b64encode
 from chain.errors import ChainError
 from chain.keys import load_private_key, load_public_key, public_key_bytes
+from evidence.borrower_ids import BorrowerId, BorrowerIdError, parse_borrower_id
 from evidence.loan_report_csv import parse_reports_csv
-from evidence.loan_reports import ReportError, report_object
+from evidence.loan_reports import BORROWER_KINDS, ReportError, report_object
 from supervision_chain.client import DepositError, DepositItem, LenderClient
 from supervision_chain.errors import SupervisionError
 from supervision_chain.records import MAX_SAFE_INT, RECORD_TYPES, canonical_json, digest_bytes, item_report, new_salt, valid_id
@@ -40,6 +42,8 @@ DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Act directl
 Server = Annotated[Optional[str], typer.Option("--server", help="Or act through this running server (needs the regulator token).")]
 TOKEN_ENV = "FIVECHAINS_REGULATOR_TOKEN"
 Token = Annotated[Optional[str], token_option(TOKEN_ENV, "Regulator token for --server")]
+PSEUDONYMISED = ("contract", "consent")  # the record types whose report names the borrower
+_PSEUDONYM = re.compile(r"[0-9a-f]{64}")
 
 
 @supervision_app.command("serve")
@@ -219,18 +223,19 @@ def _loan_id(text: str) -> str:
     return cleaned if valid_id(cleaned) else "record-" + cleaned[:50]
 
 
-def _jsonl_record(f: Path, n: int, record: Any, record_type: str, salt: bool) -> dict[str, Any]:
-    """One .jsonl line as an item: its digest, and the record type, loan id, event time and report the line carries."""
+def _jsonl_record(f: Path, n: int, record: Any, record_type: str, salt: bool, report: Any = None) -> dict[str, Any]:
+    """One .jsonl line as an item: its digest, and the record type, loan id, event time and report the line carries
+    (``report``: the line's report with its borrower pseudonymised, if it was; the digest is of the line as written)."""
     where = f"{f} line {n}"
     fields = record if isinstance(record, dict) else {}
-    kind = fields.get("record_type") if fields.get("record_type") in RECORD_TYPES else record_type
-    report = fields.get("report")
+    kind = _line_kind(fields, record_type)
+    report = fields.get("report") if report is None else report
     if report is not None and "record_type" in fields and fields["record_type"] not in RECORD_TYPES:
         raise fail(f"{where}: record_type: must be one of {', '.join(RECORD_TYPES)}")
     try:
         item_report(kind, report)  # the chain's rules, checked here first: the error names the line
     except ReportError as exc:
-        raise fail(f"{where}: {exc}") from None
+        raise fail(f"{where}: {exc}{_borrower_hint(exc)}") from None
     event = fields.get("event_time_ms")
     if event is None or event == "":
         event = int(f.stat().st_mtime * 1000)
@@ -246,15 +251,23 @@ def _jsonl_record(f: Path, n: int, record: Any, record_type: str, salt: bool) ->
     return out
 
 
-def _csv_records(f: Path, salt: bool) -> list[dict[str, Any]]:
+def _borrower_hint(exc: ReportError) -> str:
+    """For a borrower that is not a pseudonym: how to deposit it by ID number."""
+    if exc.path.endswith(".borrower") and "hex" in exc.rule:
+        return " (an ID number or credit code? deposit with --bureau URL, the credit chain: it becomes its pseudonym)"
+    return ""
+
+
+def _csv_records(f: Path, salt: bool, text: str | None = None, written: dict[int, str] | None = None) -> list[dict[str, Any]]:
     """A reports CSV (evidence/loan_report_csv.py): one item per row, the digest of the row's canonical JSON record
-    ``{"event_time_ms","loan_id","record_type","report"}`` (the .jsonl line it stands for)."""
+    ``{"event_time_ms","loan_id","record_type","report"}`` (the .jsonl line it stands for). ``text``: the file with
+    its identifiers replaced by pseudonyms; ``written``: the borrower cell as the file has it, by line (the digest's)."""
     try:
-        rows = parse_reports_csv(f.read_text(encoding="utf-8"))
+        rows = parse_reports_csv(text if text is not None else f.read_text(encoding="utf-8"))
     except ReportError as exc:
         line, dot, field = exc.path.partition(".")  # "line N.report.amount" (a row) or "header.column"
         where = f"{f} {line}" if dot and line.startswith("line ") else str(f)
-        raise fail(f"{where}: {field if where != str(f) else exc.path}: {exc.rule}") from None
+        raise fail(f"{where}: {field if where != str(f) else exc.path}: {exc.rule}{_borrower_hint(exc)}") from None
     except (csv.Error, UnicodeDecodeError) as exc:
         raise fail(f"{f}: not a UTF-8 CSV file ({exc})") from None
     out = []
@@ -264,17 +277,100 @@ def _csv_records(f: Path, salt: bool) -> list[dict[str, Any]]:
         if not 0 <= row.event_time_ms <= MAX_SAFE_INT:
             raise fail(f"{f} line {row.line}: event_time_ms: must be an integer in 0..2^53-1")
         report = report_object(row.report)
-        record = {"record_type": row.record_type, "loan_id": row.loan_id, "event_time_ms": row.event_time_ms, "report": report}
+        as_written = {**report, "borrower": written[row.line]} if written and row.line in written else report
+        record = {"record_type": row.record_type, "loan_id": row.loan_id, "event_time_ms": row.event_time_ms, "report": as_written}
         s = new_salt() if salt else None
         out.append({"path": str(f), "line": row.line, "salt": s, "digest": digest_bytes(canonical_json(record), s),
                     "record_type": row.record_type, "loan_id": row.loan_id, "event_time_ms": row.event_time_ms, "report": report})
     return out
 
 
-def collect_records(paths: list[Path], record_type: str, salt: bool) -> list[dict[str, Any]]:
+def _line_kind(fields: dict[str, Any], record_type: str) -> str:
+    return fields["record_type"] if fields.get("record_type") in RECORD_TYPES else record_type
+
+
+def _identifier(value: Any, kind: Any, where: str) -> BorrowerId | None:
+    """A report's borrower that must be pseudonymised (an ID number or credit code, checked), or None if it is already
+    a pseudonym or not text (the report's own rules then judge it)."""
+    if not isinstance(value, str) or not value or _PSEUDONYM.fullmatch(value):
+        return None
+    try:
+        return parse_borrower_id(value, kind if kind in BORROWER_KINDS else None)
+    except BorrowerIdError as exc:
+        raise fail(f"{where}: report.borrower: {exc} (nothing was deposited)") from None
+
+
+def _csv_identifiers(f: Path, text: str) -> tuple[list[tuple[int, int, str, BorrowerId]], list[list[str]]]:
+    """The identifiers in a reports CSV's borrower column (line, row, cell as written, identifier) and its rows."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows: list[list[str]] = []
+    ends: list[int] = []  # where each row ends in the file, as parse_reports_csv names lines
+    try:
+        for row in reader:
+            rows.append(row)
+            ends.append(reader.line_num)
+    except csv.Error as exc:
+        raise fail(f"{f}: not a CSV file ({exc})") from None
+    header = rows[0] if rows else []
+    if "borrower" not in header or "record_type" not in header:
+        return [], rows
+    column, type_column = header.index("borrower"), header.index("record_type")
+    kind_column = header.index("borrower_kind") if "borrower_kind" in header else None
+    found = []
+    for n, row in enumerate(rows[1:], start=1):
+        if len(row) != len(header) or row[type_column] not in PSEUDONYMISED:
+            continue  # a malformed row: parse_reports_csv names it
+        bid = _identifier(row[column], row[kind_column] if kind_column is not None else None, f"{f} line {ends[n]}")
+        if bid is not None:
+            found.append((ends[n], n, row[column], bid))
+    return found, rows
+
+
+def pseudonymise(sources: list[tuple[Path, Any]], record_type: str, pseudonyms: Any) -> dict[tuple[str, int], Any]:
+    """Every identifier in the contract and consent reports of ``sources`` replaced by its pseudonym, in one batched call
+    of ``pseudonyms(ids) -> names``: a wrong check character stops here, naming its line, before anything is sent.
+    Returns, per (file, line), the report to deposit (.jsonl) or (text with pseudonyms, cells as written) (.csv)."""
+    wanted: list[tuple[tuple[str, int], Any, BorrowerId]] = []
+    csv_rows: dict[str, tuple[list[list[str]], list[tuple[int, int, str, BorrowerId]]]] = {}
+    for f, content in sources:
+        if f.suffix == ".csv":
+            found, rows = _csv_identifiers(f, content)
+            if found:
+                csv_rows[str(f)] = (rows, found)
+                wanted += [((str(f), line), None, bid) for line, _, _, bid in found]
+            continue
+        for n, record in content:
+            fields = record if isinstance(record, dict) else {}
+            report = fields.get("report")
+            if _line_kind(fields, record_type) in PSEUDONYMISED and isinstance(report, dict):
+                bid = _identifier(report.get("borrower"), report.get("borrower_kind"), f"{f} line {n}")
+                if bid is not None:
+                    wanted.append(((str(f), n), report, bid))
+    if not wanted:
+        return {}
+    unique = list(dict.fromkeys(bid for _, _, bid in wanted))
+    names = dict(zip(unique, pseudonyms(unique)))
+    out: dict[tuple[str, int], Any] = {}
+    for place, report, bid in wanted:
+        if report is not None:
+            out[place] = {**report, "borrower": names[bid]}
+    for path, (rows, found) in csv_rows.items():
+        column = rows[0].index("borrower")
+        for _, n, _, bid in found:
+            rows[n][column] = names[bid]
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        out[(path, 0)] = (buffer.getvalue(), {line: cell for line, _, cell, _ in found})
+    return out
+
+
+def collect_records(paths: list[Path], record_type: str, salt: bool, pseudonyms: Any = None) -> list[dict[str, Any]]:
     """Every record to deposit: files (a directory gives every file under it), .jsonl lines (a record each, with its
-    record type, loan id, event time and report if the line has them), .csv rows (reports in the CSV shape)."""
-    out: list[dict[str, Any]] = []
+    record type, loan id, event time and report if the line has them), .csv rows (reports in the CSV shape).
+
+    ``pseudonyms`` (identifiers -> pseudonyms, e.g. the credit chain's OPRF): a contract's or consent's borrower given
+    as a resident ID number or unified social credit code is replaced by its pseudonym in the deposited report; the
+    item's digest stays that of the record as the file holds it, so the lender's own file is still the evidence."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -283,25 +379,60 @@ def collect_records(paths: list[Path], record_type: str, salt: bool) -> list[dic
             files.append(path)
         else:
             raise fail(f"{path} does not exist")
+    sources: list[tuple[Path, Any]] = []
     for f in files:
         if f.suffix == ".jsonl":
+            lines = []
             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    lines.append((n, json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise fail(f"{f}:{n} is not JSON ({exc.msg})") from None
-                out.append(_jsonl_record(f, n, record, record_type, salt))
+            sources.append((f, lines))
         elif f.suffix == ".csv":
-            out += _csv_records(f, salt)
+            try:
+                sources.append((f, f.read_text(encoding="utf-8")))
+            except UnicodeDecodeError as exc:
+                raise fail(f"{f}: not a UTF-8 CSV file ({exc})") from None
         else:
             if record_type == "consent":
                 raise fail(f"{f}: a consent carries its report: deposit consents from .jsonl lines or .csv rows")
+            sources.append((f, None))
+    replaced = pseudonymise(sources, record_type, pseudonyms) if pseudonyms is not None else {}
+    out: list[dict[str, Any]] = []
+    for f, content in sources:
+        if f.suffix == ".jsonl":
+            out += [_jsonl_record(f, n, record, record_type, salt, replaced.get((str(f), n))) for n, record in content]
+        elif f.suffix == ".csv":
+            text, written = replaced.get((str(f), 0), (content, None))
+            out += _csv_records(f, salt, text, written)
+        else:
             s = new_salt() if salt else None
             out.append({"path": str(f), "salt": s, "digest": digest_bytes(f.read_bytes(), s), "record_type": record_type,
                         "loan_id": _loan_id(f.stem), "event_time_ms": int(f.stat().st_mtime * 1000)})
     return out
+
+
+def _bureau_pseudonyms(bureau: str, lender_id: str, private: Any, enabled: bool) -> Any:
+    """Identifiers -> pseudonyms through the credit chain's OPRF with the lender's own key (blinded; proof checked)."""
+    from credit_chain.client import CreditClient, CreditError
+    from evidence.oprf import OprfError
+
+    def compute(ids: list[BorrowerId]) -> list[str]:
+        try:
+            with CreditClient(bureau, lender_id=lender_id, key=private) as client, \
+                    progress_bar("computing pseudonyms", len(ids), enabled=enabled) as update:
+                return client.pseudonyms(ids, update)
+        except CreditError as exc:
+            raise fail(f"the credit chain refused the pseudonyms (nothing was deposited): {exc.status} {exc.detail}") from None
+        except OprfError as exc:
+            raise fail(f"the credit chain's answer does not verify against its published OPRF key (nothing was deposited): {exc}") from None
+        except httpx.HTTPError as exc:
+            raise fail(f"cannot reach the credit chain at {bureau} (nothing was deposited): {exc.__class__.__name__}") from None
+
+    return compute
 
 
 @lender_app.command("deposit")
@@ -318,9 +449,16 @@ def deposit(
     batch: Annotated[int, typer.Option(help="Items per signed request (≤ 10,000).")] = 1000,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until every item has its deposit code.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120,
+    bureau: Annotated[Optional[str], typer.Option("--bureau", help="The credit chain's URL: contract and consent reports may then name the "
+                                                  "borrower by ID number or credit code, replaced by its pseudonym (computed blinded, "
+                                                  "with your key) before signing.")] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Hash records locally, deposit their digests, write receipts.json."""
+    """Hash records locally, deposit their digests, write receipts.json.
+
+    With --bureau, a contract's or consent's borrower given as an ID number or credit code is checked (a wrong check character stops all, naming the line) and deposited as its pseudonym.
+
+    The digest stays that of your record as your file holds it, so the file is still the evidence a court verifies."""
     if record_type not in RECORD_TYPES:
         raise fail(f"--record-type must be one of {', '.join(RECORD_TYPES)}")
     if not 1 <= batch <= 10_000:
@@ -329,7 +467,8 @@ def deposit(
         private = load_private_key(key)
     except ChainError as exc:
         raise fail(str(exc)) from None
-    records = collect_records(paths, record_type, salt)
+    pseudonyms = _bureau_pseudonyms(bureau, lender_id, private, not json_out) if bureau else None
+    records = collect_records(paths, record_type, salt, pseudonyms)
     if not records:
         raise fail("no records found")
     receipts: list[str] = []

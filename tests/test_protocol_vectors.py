@@ -341,15 +341,15 @@ def _subclasses(cls: type) -> list[type]:
 def test_the_document_states_every_tag_name_and_error_the_code_uses() -> None:
     """A new signed-text tag, record type, key type or problem type that the document does not state fails here."""
     import judicial_chain.portal.api  # noqa: F401 (its problem types)
+    import risk_chain.service  # noqa: F401 (its problem types)
     import supervision_chain.errors  # noqa: F401
     from chain.block import BLOCK_TAG
     from chain.note import SM2_COSIGNATURE_TYPE, SM2_TYPE
     from chain.tlog_proof import TLOG_PROOF_HEADER
     from evidence.deposit_codes import ALPHABET
-    from service_kit import problems
-    import risk_chain.service  # noqa: F401 (its problem types)
     from risk_chain.closed_loop import RECORD_TYPE as RISK_RECORD_TYPES
     from risk_chain.closed_loop import STEP_TAG
+    from service_kit import problems
     from supervision_chain.records import READ_TAG, RECEIPT_TAG, RECORD_TYPES, REQUEST_TAG
 
     text = PROTOCOL.read_text(encoding="utf-8")

@@ -48,8 +48,8 @@ from chain.audit import audit_ledger  # noqa: E402
 from chain.keys import public_key_bytes  # noqa: E402
 from chain.ledger import Ledger  # noqa: E402
 from chain_sql import open_store  # noqa: E402
-from judicial_chain.certs import ensure_consortium  # noqa: E402
 from evidence.deposit_codes import is_valid  # noqa: E402
+from judicial_chain.certs import ensure_consortium  # noqa: E402
 from judicial_chain.service import JudicialChain, JudicialConfig  # noqa: E402
 from supervision_chain.client import DepositItem, LenderClient  # noqa: E402
 from supervision_chain.models import Deposit  # noqa: E402

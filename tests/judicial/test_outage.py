@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.keys import public_key_bytes
 from chain_sql import open_store
-from judicial_chain.certs import ensure_consortium
 from evidence.deposit_codes import is_valid
+from judicial_chain.certs import ensure_consortium
 from supervision_chain.client import DepositItem, LenderClient
 from supervision_chain.registry import add_lender
 from supervision_chain.service import DEFAULT_CHAIN_ID, SupervisionConfig, open_supervision_store

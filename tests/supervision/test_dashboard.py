@@ -54,7 +54,8 @@ def _up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     url = f"http://127.0.0.1:{free_port()}"
     log = open(data_dir.parent / "up.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(data_dir), "--supervision-port", url.rsplit(":", 1)[1],
-                             "--judicial-port", str(free_port()), "--portal-port", str(free_port()), "--risk-port", str(free_port()), "--credit-port", str(free_port()), "--seal-interval-ms", "100", *extra],
+                             "--judicial-port", str(free_port()), "--portal-port", str(free_port()), "--risk-port", str(free_port()),
+                             "--credit-port", str(free_port()), "--seal-interval-ms", "100", *extra],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     for _ in range(300):
         assert proc.poll() is None, "fivechains up exited; see up.log"

@@ -167,7 +167,7 @@ def test_the_page_is_the_same_json_with_plain_strings_or_not() -> None:
                [(r[0], r[1], r[3], None if r[8] is None else json.loads(r[8]), json.loads(r[9])) for r in page]
 
 
-def test_migration_0005_keeps_deposits_and_adds_the_report_column(tmp_path: Path) -> None:
+def test_migrations_0005_and_0006_keep_deposits_and_add_the_report_column_and_the_consent_code_index(tmp_path: Path) -> None:
     from sqlalchemy import inspect, text
 
     from chain_sql import open_store
@@ -180,8 +180,8 @@ def test_migration_0005_keeps_deposits_and_adds_the_report_column(tmp_path: Path
         with store.engine.begin() as conn:
             conn.execute(text("INSERT INTO sv_deposit (idx, lender_id, request_first, digest, record_type, loan_id, event_time_ms, "
                               "deposit_time_ms, delay_ms, commitment_salt) VALUES (0, 'L1', 0, 'ab', 'contract', 'loan-1', 5, 9, 4, 'cd')"))
-        assert upgrade_schema(store, MIGRATIONS) == ("0004", "0005")
-        assert "ix_sv_deposit_report" in {i["name"] for i in inspect(store.engine).get_indexes("sv_deposit")}
+        assert upgrade_schema(store, MIGRATIONS) == ("0004", "0006")
+        assert {"ix_sv_deposit_report", "ix_sv_deposit_consent_code"} <= {i["name"] for i in inspect(store.engine).get_indexes("sv_deposit")}
         with store.engine.connect() as conn:
             assert tuple(conn.execute(text("SELECT loan_id, report FROM sv_deposit")).one()) == ("loan-1", None)
     finally:
