@@ -32,10 +32,10 @@ from chain.tiles import RightEdge
 from chain_sql import insert_rows, open_store
 from chain_sql.migrations import upgrade_schema
 from evidence.anchor_entry import anchor_entries, anchor_of, encode_anchor_entry
+from evidence.deposit_codes import new_code
 from evidence.entry_codec import EntryError
 from evidence.supervision_entry import parse_supervision_entry
 
-from evidence.deposit_codes import new_code
 from .models import MIGRATIONS, AnchoredBlock, CodeRow, LenderName, Source, SourceState
 
 SOURCES = Source.__table__  # type: ignore[attr-defined]

@@ -26,9 +26,9 @@ from chain.merkle import leaf_hash
 from chain.tlog_proof import format_tlog_proof
 from evidence.anchor_entry import parse_anchor_entry
 from evidence.canonical_json import canonical_json
+from evidence.deposit_codes import CodeError, format_code, normalize
 from evidence.digests import digest_bytes
 
-from evidence.deposit_codes import CodeError, format_code, normalize
 from .models import AnchoredBlock, CodeRow
 from .service import JudicialChain
 

@@ -109,7 +109,7 @@ def main() -> None:
          f"{feed_rate / TARGET:.2f}× the target", "≥ 50,000 reports/s", "met" if feed_rate >= TARGET else "NOT met"),
         ("Ingest: the same, and the indicators brought up to date page by page (add_block)", f"{ingest_rate:,.0f} reports/s",
          f"{ingest_rate / feed_rate:.2f}× the feed alone", "(ratio)", ""),
-        (f"For scale: depositing them (signed 1,000-item batches with reports, 4 connections, durable)",
+        ("For scale: depositing them (signed 1,000-item batches with reports, 4 connections, durable)",
          f"{args.reports / deposit_s:,.0f} reports/s", "", "", ""),
     ]
     body = "\n".join([

@@ -32,9 +32,9 @@ from chain.note import Ed25519NoteSigner, Note, SM2NoteSigner, format_vkey  # no
 from chain.sm2 import DEFAULT_USER_ID, SM2PrivateKey, signature_from_rs, sm3  # noqa: E402
 from chain.tlog_proof import format_tlog_proof  # noqa: E402
 from evidence.anchor_entry import anchor_of, encode_anchor_entry  # noqa: E402
+from evidence.deposit_codes import ALPHABET, check_char, format_code, normalize  # noqa: E402
 from evidence.digests import digest_bytes, digest_json  # noqa: E402
 from evidence.supervision_entry import parse_supervision_entry  # noqa: E402
-from evidence.deposit_codes import ALPHABET, check_char, format_code, normalize  # noqa: E402
 from supervision_chain.records import (  # noqa: E402
     READ_TAG,
     RECEIPT_TAG,
