@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,7 +25,9 @@ LENDERS = {"L0001": "Yue Xiu Online Lending", "L0002": "Pearl River Micro Credit
 
 
 def _fc(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fivechains.cli", *args], capture_output=True, text=True, timeout=timeout)
+    """A command as the user would type it; its tables as wide as the demo's own terminal (at least 120 columns)."""
+    env = {**os.environ, "COLUMNS": str(max(console.width, 120))}
+    return subprocess.run([sys.executable, "-m", "fivechains.cli", *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def _show(title: str, done: subprocess.CompletedProcess[str]) -> None:
