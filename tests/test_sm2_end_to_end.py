@@ -42,7 +42,7 @@ def _key_kind(vkey: str) -> bytes:
 
 @pytest.mark.parametrize(("suite", "lender_type"), [("sm2", "sm2"), ("ed25519", "ed25519"), ("ed25519", "sm2"), ("sm2", "ed25519")])
 def test_end_to_end_on_either_suite(tmp_path: Path, suite: str, lender_type: str) -> None:
-    system = System(tmp_path / "fc", "--suite", suite).start()
+    system = System(tmp_path / "fc", "--suite", suite, credit=True).start()
     try:
         hash_suite, kind = SUITES[suite]
         chain = httpx.get(system.url + "/v1/chain").json()

@@ -43,7 +43,7 @@ def consent(borrower: str, purpose: str = PURPOSE, days_from: int = -1, days_to:
 class CreditWorld:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.system = System(root / "fc").start()
+        self.system = System(root / "fc", credit=True).start()
         try:
             self._set_up()
         except BaseException:

@@ -27,8 +27,9 @@ from servers import ROOT, free_port  # noqa: E402
 class System:
     """`fivechains up` in a child process."""
 
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(self, data_dir: Path, *extra: str, credit: bool = False) -> None:
         self.data_dir, self.extra = data_dir, extra  # extra: more `fivechains up` flags, e.g. --suite sm2
+        self.with_credit = credit  # the credit chain anchors its key and rules at start: off where judicial entries are counted
         self.sv_port, self.jc_port, self.portal_port, self.risk_port = free_port(), free_port(), free_port(), free_port()
         self.credit_port = free_port()
         self.risk = f"http://127.0.0.1:{self.risk_port}"
@@ -44,7 +45,7 @@ class System:
                                       "--portal-port", str(self.portal_port), "--risk-port", str(self.risk_port),
                                       "--credit-port", str(self.credit_port),
                                       "--seal-interval-ms", "100", *self.extra], stdout=log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+                                     env={**os.environ, "PYTHONPATH": str(ROOT), **({} if self.with_credit else {"FIVECHAINS_CREDIT__ENABLED": "false"})})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "fivechains up exited; see up.log"
