@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chain.encoding import b64encode
@@ -65,6 +65,13 @@ ANCHORED = AnchoredUpTo.__table__  # type: ignore[attr-defined]
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _PURPOSE = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 _LOAN_FACTS = (LOANS.c.lender_id, LOANS.c.outstanding, LOANS.c.dpd, LOANS.c.opened_ms, LOANS.c.closed_ms)
+# the check's statements, built once (SQLAlchemy builds and cache-keys a select() on every call: ~0.15 ms each)
+_CONSENT_BY_CODE = text("SELECT idx, lender_id, borrower, purpose, valid_from, valid_to FROM cr_consent WHERE deposit_code = :code")
+_LOANS_OF = text("SELECT lender_id, outstanding, dpd, opened_ms, closed_ms, borrower_kind FROM cr_loan WHERE borrower = :b")
+_QUERIES_OF = text("SELECT lender_id, time_ms FROM cr_query WHERE borrower = :b AND time_ms >= :since")
+_OPEN_DISPUTES = text("SELECT count(*) FROM cr_dispute WHERE borrower = :b AND state != 'answered'")
+_INSERT_QUERY = text("INSERT INTO cr_query (idx, lender_id, borrower, time_ms, purpose, consent_code) VALUES (:idx, :lender, :b, :t, :purpose, :code)")
+_INSERT_ENTRY = text("INSERT INTO cr_entry (idx, kind, subject, subject_seq, time_ms, document) VALUES (:idx, :kind, :subject, :seq, :t, :doc)")
 
 
 class EvaluationLimit(RateLimited):
@@ -159,8 +166,8 @@ class CreditChain:
 
         def write(conn: Connection, first: int) -> None:
             first_box.append(first)
-            conn.execute(ENTRIES.insert(), [{"idx": first + i, "kind": d.kind, "subject": s, "subject_seq": q, "time_ms": d.time_ms,
-                                             "document": d.text} for i, (d, s, q) in enumerate(docs)])
+            conn.execute(_INSERT_ENTRY, [{"idx": first + i, "kind": d.kind, "subject": s, "seq": q, "t": d.time_ms, "doc": d.text}
+                                         for i, (d, s, q) in enumerate(docs)])
             if rows is not None:
                 rows(conn, first)
             self.subjects.write(conn, {s for _, s, _ in docs if s})
@@ -313,9 +320,9 @@ class CreditChain:
         except CodeError as exc:
             raise InvalidInput(f"consent_code: {exc}") from None
         with self.store.read_engine.connect() as conn:
-            row = conn.execute(select(CONSENTS).where(CONSENTS.c.deposit_code == code)).first()
-        if row is not None:
-            return ConsentFacts(row.idx, row.lender_id, row.borrower, row.purpose, row.valid_from, row.valid_to, code)
+            found_here = _stored_consent(conn, code)
+        if found_here is not None:
+            return found_here
         if self.feed is None:
             return None
         try:
@@ -330,13 +337,12 @@ class CreditChain:
         rep = found.report
         return ConsentFacts(found.index, found.lender_id, rep.borrower or "", rep.purpose or "", rep.valid_from or "", rep.valid_to or "", code)
 
-    def _facts(self, conn: Connection, borrower: str, since_ms: int) -> tuple[list[LoanFacts], list[tuple[str, int]], int]:
-        loans = [LoanFacts(*r) for r in conn.execute(select(*_LOAN_FACTS).where(LOANS.c.borrower == borrower))]
-        queries = [(r[0], r[1]) for r in conn.execute(select(QUERIES.c.lender_id, QUERIES.c.time_ms)
-                                                       .where(QUERIES.c.borrower == borrower, QUERIES.c.time_ms >= since_ms))]
-        disputed = conn.execute(select(func.count()).select_from(DISPUTES).where(DISPUTES.c.borrower == borrower,
-                                                                                 DISPUTES.c.state != "answered")).scalar_one()
-        return loans, queries, int(disputed)
+    def _facts(self, conn: Connection, borrower: str, since_ms: int) -> tuple[list[LoanFacts], list[tuple[str, int]], int, str | None]:
+        """The borrower's loans, queries since ``since_ms``, open disputes and kind (its loans' borrower_kind)."""
+        rows = conn.execute(_LOANS_OF, {"b": borrower}).all()
+        queries = [(r[0], r[1]) for r in conn.execute(_QUERIES_OF, {"b": borrower, "since": since_ms})]
+        disputed = conn.execute(_OPEN_DISPUTES, {"b": borrower}).scalar_one()
+        return [LoanFacts(*r[:5]) for r in rows], queries, int(disputed), rows[0][5] if rows else None
 
     def check(self, lender_id: str, borrower: str, consent_code: str, purpose: str, now_ms: int | None = None) -> dict[str, Any]:
         """A lender's multi-head check of one borrower, with the borrower's anchored consent; the query becomes an entry."""
@@ -344,15 +350,18 @@ class CreditChain:
         borrower = _pseudonym(borrower)
         if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
             raise InvalidInput("purpose must be 1–200 characters without control characters (the consent's purpose, exactly)")
-        consent = self.find_consent(consent_code)
-        refusal = consent_refusal(consent, lender_id, borrower, purpose, now_ms)
-        if refusal:
-            raise Forbidden(refusal)
-        assert consent is not None
+        try:
+            code = normalize(consent_code)
+        except CodeError as exc:
+            raise InvalidInput(f"consent_code: {exc}") from None
         window = max([self.rules.window_days, *self.rules.query_windows_days]) * DAY_MS
-        with self.store.read_engine.connect() as conn:
-            loans, queries, disputed = self._facts(conn, borrower, now_ms - window)
-            kind = conn.execute(select(LOANS.c.borrower_kind).where(LOANS.c.borrower == borrower).limit(1)).scalar_one_or_none()
+        with self.store.read_engine.connect() as conn:  # one connection for every read of the check
+            consent = _stored_consent(conn, code) or self.find_consent(code)  # the supervision chain is asked only if the feed has not brought it
+            refusal = consent_refusal(consent, lender_id, borrower, purpose, now_ms)
+            if refusal:
+                raise Forbidden(refusal)
+            assert consent is not None
+            loans, queries, disputed, kind = self._facts(conn, borrower, now_ms - window)
             summary = self._enterprise(conn, borrower, loans, now_ms) if kind == "enterprise" else None
         answer = multihead_answer(loans, queries, disputed, lender_id, now_ms, self.rules)
         if summary is not None:
@@ -360,8 +369,8 @@ class CreditChain:
         answer_sha = hashlib.sha256(canonical_json(answer)).hexdigest()  # what the lender was told, committed in its query entry
 
         def rows(conn: Connection, first: int) -> None:
-            conn.execute(QUERIES.insert().values(idx=first, lender_id=lender_id, borrower=borrower, time_ms=now_ms, purpose=purpose,
-                                                 consent_code=consent.deposit_code))
+            conn.execute(_INSERT_QUERY, {"idx": first, "lender": lender_id, "b": borrower, "t": now_ms, "purpose": purpose,
+                                         "code": consent.deposit_code})
 
         with self._write:
             index, doc = self._append_about(borrower, "query", now_ms, {"lender_id": lender_id, "purpose": purpose,
@@ -476,8 +485,7 @@ class CreditChain:
             if count == 0:
                 raise NotFound("the bureau has no record of this borrower")
             with self.store.read_engine.connect() as conn:
-                loans, queries, disputed = self._facts(conn, borrower, 0)
-                kind = conn.execute(select(LOANS.c.borrower_kind).where(LOANS.c.borrower == borrower).limit(1)).scalar_one_or_none()
+                loans, queries, disputed, kind = self._facts(conn, borrower, 0)
                 summary = self._enterprise(conn, borrower, loans, now_ms) if kind == "enterprise" else None
             doc = new_document("report", now_ms, {"subject": borrower, "entries": count, "borrower_kind": kind or "person",
                                                   "enterprise_summary_sha256": None if summary is None else
@@ -608,6 +616,12 @@ def _load_or_create_oprf_key(path: Any) -> oprf.ServerKey:
     if not re.fullmatch(r"[0-9a-f]{64}", text):
         raise ValueError(f"{path} is not an OPRF key (64 hex characters)")
     return oprf.ServerKey.from_secret(bytes.fromhex(text))
+
+
+def _stored_consent(conn: Connection, code: str) -> ConsentFacts | None:
+    """The consent with this (normalized) deposit code in the bureau's store."""
+    row = conn.execute(_CONSENT_BY_CODE, {"code": code}).first()
+    return None if row is None else ConsentFacts(row[0], row[1], row[2], row[3], row[4], row[5], code)
 
 
 def _store_codes(conn: Any, anchored: AnchoredBlock) -> None:
