@@ -331,7 +331,7 @@ class CreditChain:
             raise ServiceUnavailable(f"the supervision chain cannot be asked about the consent now ({exc.__class__.__name__})") from None
         if raw is None:
             return None
-        found = decode_consent(_json_bytes(raw))
+        found = decode_consent(raw)
         with self.store.engine.begin() as conn:  # remembered, if the feed brought the consent already
             conn.execute(update(CONSENTS).where(CONSENTS.c.idx == found.index).values(deposit_code=code))
         rep = found.report
@@ -593,12 +593,6 @@ class ServiceUnavailable(ServiceError):
 
 def _now() -> int:
     return int(time.time() * 1000)
-
-
-def _json_bytes(value: dict[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(value).encode()
 
 
 def _load_or_create_oprf_key(path: Any) -> oprf.ServerKey:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -59,10 +58,10 @@ class ReportFeed:
         return [FeedLender(row["id"], row["name"], base64.b64decode(row["public_key"]), bool(row["enabled"]))
                 for row in answer.json()["lenders"]]
 
-    def consent(self, code: str) -> dict[str, Any] | None:
-        """The anchored consent deposit named by a deposit code (the feed's row with ``deposit_code``), or None."""
+    def consent(self, code: str) -> bytes | None:
+        """The JSON of the anchored consent deposit named by a deposit code (the feed's row with ``deposit_code``), or None."""
         answer = self.http.get(f"/v1/feed/consents/{code}")
         if answer.status_code in (404, 422):
             return None
         answer.raise_for_status()
-        return answer.json()
+        return answer.content

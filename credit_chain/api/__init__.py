@@ -11,6 +11,7 @@ from service_kit.ledger_routes import ledger_router
 from service_kit.lifespan import chain_lifespan
 from service_kit.problems import install_problem_handlers
 
+from ..pages import add_pages
 from ..service import CreditChain
 from . import routes
 
@@ -33,12 +34,7 @@ def create_app(chain: CreditChain, *, manage_lifecycle: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(ledger_router(_ledger))
     app.include_router(routes.router)
-    try:
-        from ..pages import add_pages
-    except ImportError:  # the pages are optional while they are written
-        pass
-    else:
-        add_pages(app, chain)
+    add_pages(app, chain)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
