@@ -16,8 +16,8 @@ from .settings import CHAIN_SUBDIRS
 
 __all__ = ["DATABASES", "KEY_FILE", "ChainKind", "NoChainHere", "chain_dir", "chain_dir_or_fail", "holds_any_chain", "locate"]
 
-ChainKind = Literal["supervision", "judicial", "risk", "credit", "ledger"]
-DATABASES: dict[str, str] = {"supervision": "supervision.db", "judicial": "judicial.db", "risk": "risk.db", "credit": "credit.db",
+ChainKind = Literal["supervision", "judicial", "risk", "credit", "service", "ledger"]
+DATABASES: dict[str, str] = {"supervision": "supervision.db", "judicial": "judicial.db", "risk": "risk.db", "credit": "credit.db", "service": "service.db",
                             "ledger": "ledger.db"}
 KEY_FILE = "signer.key"  # every chain's signing key; the only file a chain on PostgreSQL keeps in its directory
 CREATE_HINT = {
@@ -25,6 +25,7 @@ CREATE_HINT = {
     "judicial": "fivechains up --data-dir {dir} (or fivechains judicial serve --data-dir {dir} --certs CERTS)",
     "risk": "fivechains up --data-dir {dir} (or fivechains risk serve --data-dir {dir} --supervision URL)",
     "credit": "fivechains up --data-dir {dir} (or fivechains credit serve --data-dir {dir} --supervision URL)",
+    "service": "fivechains up --data-dir {dir} (or fivechains service serve --data-dir {dir} --supervision URL)",
     "ledger": "fivechains ledger init --data-dir {dir} --chain-id ID",
 }
 

@@ -22,6 +22,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "court": ("fivechains.court_cli", "court_app"),
     "risk": ("fivechains.risk_cli", "risk_app"),
     "credit": ("fivechains.credit_cli", "credit_app"),
+    "service": ("fivechains.service_cli", "service_app"),
     "up": ("fivechains.up_cli", "up"),
     "verify-bundle": ("fivechains.judicial_cli", "verify_bundle_cmd"),
     "audit": ("fivechains.audit_cli", "audit"),

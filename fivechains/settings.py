@@ -2,7 +2,7 @@
 command-line flags, FIVECHAINS_* environment variables, and an optional TOML file.
 
 The file is named by ``--config`` or ``FIVECHAINS_CONFIG``; sections mirror the model
-(``[supervision]``, ``[judicial]``, ``[portal]``, ``[risk]``, ``[credit]``, ``[log]``); a nested value in the environment is
+(``[supervision]``, ``[judicial]``, ``[portal]``, ``[risk]``, ``[credit]``, ``[service]``, ``[log]``); a nested value in the environment is
 ``FIVECHAINS_SUPERVISION__SEAL_INTERVAL_MS=250``. Every wrong value is reported at once, each
 with where it came from, and nothing starts. Secrets (database passwords, tokens) are masked
 whenever the configuration is shown.
@@ -23,7 +23,7 @@ from chain.keys import CHAIN_SUITES
 __all__ = ["Settings", "SettingsError", "load_settings", "masked"]
 
 ENV_PREFIX = "FIVECHAINS_"
-CHAIN_SUBDIRS = {"supervision": "supervision", "judicial": "judicial", "risk": "risk", "credit": "credit"}  # where `fivechains up` keeps each chain under DATA_DIR
+CHAIN_SUBDIRS = {"supervision": "supervision", "judicial": "judicial", "risk": "risk", "credit": "credit", "service": "service"}  # where `fivechains up` keeps each chain under DATA_DIR
 
 
 class _Section(BaseModel):
@@ -111,6 +111,23 @@ class CreditSettingsSection(_Section):
         return SupervisionSettings._known_database(value)  # type: ignore[operator]
 
 
+class ServiceSettingsSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8700, ge=1, le=65535)
+    data_dir: Path | None = Field(None, description="default: DATA_DIR/service")
+    db_url: str | None = Field(None, description="postgresql+psycopg://…; default SQLite in data_dir")
+    chain_id: str = Field("service.fivechains.local/gz-service-platform", min_length=3, max_length=200, pattern=r"^[^\s+]+$")
+    rules: Path | None = Field(None, description="the platform's rule file (TOML); default: the rules shipped with the service chain")
+    seal_interval_ms: int = Field(500, ge=10, le=3_600_000)
+    feed_interval_ms: int = Field(500, ge=10, le=3_600_000, description="how often to look for newly anchored reports")
+    enabled: bool = Field(True, description="`fivechains up` starts the service chain")
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        return SupervisionSettings._known_database(value)  # type: ignore[operator]
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
@@ -131,6 +148,7 @@ class Settings(BaseSettings):
     portal: PortalSettings = PortalSettings()
     risk: RiskSettingsSection = RiskSettingsSection()
     credit: CreditSettingsSection = CreditSettingsSection()
+    service: ServiceSettingsSection = ServiceSettingsSection()
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -160,6 +178,9 @@ class Settings(BaseSettings):
 
     def credit_dir(self) -> Path:
         return self.credit.data_dir or self.data_dir / CHAIN_SUBDIRS["credit"]
+
+    def service_dir(self) -> Path:
+        return self.service.data_dir or self.data_dir / CHAIN_SUBDIRS["service"]
 
     def certs(self) -> Path:
         return self.certs_dir or self.data_dir / "certs"

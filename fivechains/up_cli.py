@@ -1,4 +1,4 @@
-"""`fivechains up`: the supervision API, the judicial gRPC service, the court portal, the risk and credit chains together, on loopback."""
+"""`fivechains up`: the supervision API, the judicial gRPC service, the court portal, the risk, credit and service chains together, on loopback."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def up(
     portal_port: Annotated[Optional[int], typer.Option("--portal-port", help="Court portal (HTTP API) (default: 8600).")] = None,
     risk_port: Annotated[Optional[int], typer.Option("--risk-port", help="Risk-control chain (HTTP API and pages) (default: 8800).")] = None,
     credit_port: Annotated[Optional[int], typer.Option("--credit-port", help="Credit chain (HTTP API and pages) (default: 8900).")] = None,
+    service_port: Annotated[Optional[int], typer.Option("--service-port", help="Service chain (HTTP API and pages) (default: 8700).")] = None,
     seal_interval_ms: Annotated[Optional[int], typer.Option(help="Seal every T ms (or 10,000 entries) (default: 500).")] = None,
     witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat); checkpoints are then published only when cosigned.")] = [],  # noqa: B006
     quorum: Annotated[Optional[int], typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = None,
@@ -60,7 +61,7 @@ def up(
     settings = settings_or_fail(config, {"data_dir": data_dir, "suite": suite, "supervision": {"port": supervision_port, "seal_interval_ms": seal_interval_ms},
                                          "judicial": {"port": judicial_port, "witnesses": list(witness), "quorum": quorum},
                                          "portal": {"port": portal_port}, "risk": {"port": risk_port},
-                                         "credit": {"port": credit_port}})
+                                         "credit": {"port": credit_port}, "service": {"port": service_port}})
     sv, jc = settings.supervision, settings.judicial
     supervision_port, judicial_port, portal_port = sv.port, jc.port, settings.portal.port
     certs = settings.certs()
@@ -85,7 +86,13 @@ def up(
         risk = build_risk_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
                                 f"127.0.0.1:{judicial_port}", f"http://{settings.portal.host}:{portal_port}",
                                 settings.judicial_dir() / "outcomes.token", credit_url, credit_token)
-    others = [c for c in (risk, credit) if c is not None]
+    service = None
+    if settings.service.enabled:  # the service chain follows the feed's anchored deposits (with their codes), anchors like the others
+        from .service_cli import build_service_chain
+
+        service = build_service_chain(settings, f"http://{sv.host}:{supervision_port}", settings.supervision_dir() / "regulator.token",
+                                      f"127.0.0.1:{judicial_port}")
+    others = [c for c in (risk, credit, service) if c is not None]
     sources = [supervision.config.chain_id] + [c.config.chain_id for c in others]
     ca_dir = ensure_consortium(certs, sources)  # the CA key apart, in ca_dir: the servers read only certs
     judicial = JudicialChain(JudicialConfig(settings.judicial_dir(), jc.db_url, witnesses=list(jc.witnesses), quorum=jc.quorum,
@@ -103,7 +110,7 @@ def up(
     portal.install_signal_handlers = lambda: None  # the main server owns the signals
     portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)
     portal_thread.start()
-    side: list[tuple[Any, Any]] = []  # the risk and credit chains' servers, beside the main one
+    side: list[tuple[Any, Any]] = []  # the risk, credit and service chains' servers, beside the main one
     if risk:
         from risk_chain.api import create_app as create_risk_app
 
@@ -112,6 +119,10 @@ def up(
         from credit_chain.api import create_app as create_credit_app
 
         side.append(_side_server(create_credit_app(credit), settings.credit.host, settings.credit.port, "credit"))
+    if service:
+        from service_chain.api import create_app as create_service_app
+
+        side.append(_side_server(create_service_app(service), settings.service.host, settings.service.port, "service"))
     console.print(f"suites            supervision {suite_label(supervision.ledger)}, judicial {suite_label(judicial.ledger)}")
     console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://{jc.host}:{judicial_port} (mutual TLS, certificates in {certs}; "
                   f"the consortium CA key in {ca_dir}: keep it off serving hosts)")
@@ -123,6 +134,9 @@ def up(
     if credit:
         console.print(f"credit chain      [bold]{credit.config.chain_id}[/]  http://{settings.credit.host}:{settings.credit.port}  "
                       f"(API docs /docs, pages /credit/; tokens in {credit.config.data_dir}: regulator.token, operator.token)")
+    if service:
+        console.print(f"service chain     [bold]{service.config.chain_id}[/]  http://{settings.service.host}:{settings.service.port}  "
+                      f"(API docs /docs, pages /service/; tokens in {service.config.data_dir}: regulator.token, operator.token, court.token)")
     console.print(f"regulator token in {settings.supervision_dir() / 'regulator.token'}")
     try:
         uvicorn.run(create_app(supervision), host=sv.host, port=supervision_port, log_level="warning", timeout_graceful_shutdown=30)

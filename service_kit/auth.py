@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .problems import Unauthorized
 
-__all__ = ["bearer_token", "TokenDigest", "SignedHeaders", "signed_headers"]
+__all__ = ["bearer_token", "TokenDigest", "SignedHeaders", "signed_headers", "body_target"]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -56,3 +56,8 @@ def signed_headers(party_id: str | None, timestamp: str | None, nonce: str | Non
     if not (party_id and timestamp and nonce and signature) or not timestamp.isdigit() or len(timestamp) > 16:
         raise Unauthorized(f"sign the request: {id_header}, X-Timestamp (ms), X-Nonce and X-Signature headers")
     return SignedHeaders(party_id, int(timestamp), nonce, signature)
+
+
+def body_target(path: str, body: bytes) -> str:
+    """What a party signs for a request with a body: the path and the body's SHA-256 (the signature covers the body)."""
+    return f"{path}?body-sha256={hashlib.sha256(body).hexdigest()}"

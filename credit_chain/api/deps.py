@@ -8,14 +8,13 @@ it single-use. One answer for an unknown lender and a bad signature.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
 from chain.encoding import b64decode_strict
-from service_kit.auth import bearer_token, signed_headers
+from service_kit.auth import bearer_token, body_target, signed_headers
 from service_kit.problems import InvalidInput
 
 from ..service import CreditChain
@@ -30,11 +29,6 @@ def b64(value: Any, what: str) -> bytes:
         return b64decode_strict(value)
     except (ValueError, binascii.Error):
         raise InvalidInput(f"{what} is not valid base64") from None
-
-
-def body_target(path: str, body: bytes) -> str:
-    """What a lender signs for a request with a body (the path and the body's SHA-256)."""
-    return f"{path}?body-sha256={hashlib.sha256(body).hexdigest()}"
 
 
 async def get_chain(request: Request) -> CreditChain:

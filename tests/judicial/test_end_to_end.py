@@ -27,11 +27,13 @@ from servers import ROOT, free_port  # noqa: E402
 class System:
     """`fivechains up` in a child process."""
 
-    def __init__(self, data_dir: Path, *extra: str, credit: bool = False) -> None:
+    def __init__(self, data_dir: Path, *extra: str, credit: bool = False, service: bool = False) -> None:
         self.data_dir, self.extra = data_dir, extra  # extra: more `fivechains up` flags, e.g. --suite sm2
-        self.with_credit = credit  # the credit chain anchors its key and rules at start: off where judicial entries are counted
+        # the credit and service chains anchor their keys and rules at start: off where judicial entries are counted
+        self.with_credit, self.with_service = credit, service
         self.sv_port, self.jc_port, self.portal_port, self.risk_port = free_port(), free_port(), free_port(), free_port()
-        self.credit_port = free_port()
+        self.credit_port, self.service_port = free_port(), free_port()
+        self.service = f"http://127.0.0.1:{self.service_port}"
         self.risk = f"http://127.0.0.1:{self.risk_port}"
         self.credit = f"http://127.0.0.1:{self.credit_port}"
         self.portal = f"http://127.0.0.1:{self.portal_port}"
@@ -43,9 +45,10 @@ class System:
         self.proc = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(self.data_dir),
                                       "--supervision-port", str(self.sv_port), "--judicial-port", str(self.jc_port),
                                       "--portal-port", str(self.portal_port), "--risk-port", str(self.risk_port),
-                                      "--credit-port", str(self.credit_port),
+                                      "--credit-port", str(self.credit_port), "--service-port", str(self.service_port),
                                       "--seal-interval-ms", "100", *self.extra], stdout=log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONPATH": str(ROOT), **({} if self.with_credit else {"FIVECHAINS_CREDIT__ENABLED": "false"})})
+                                     env={**os.environ, "PYTHONPATH": str(ROOT), **({} if self.with_credit else {"FIVECHAINS_CREDIT__ENABLED": "false"}),
+                                          **({} if self.with_service else {"FIVECHAINS_SERVICE__ENABLED": "false"})})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "fivechains up exited; see up.log"

@@ -1,0 +1,199 @@
+"""The service chain's SDK: a lender sends a pool (its loans' records with their deposit codes), certifies it and proposes
+a registration; the funder or buyer reads pools offered to it, accepts (signs the terms) or releases; the operator
+registers parties; the court asks who holds a claim; the regulator reads figures. Certificates are checked offline."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import httpx
+
+from chain.encoding import b64encode
+from chain.keys import PrivateKey
+from evidence.canonical_json import canonical_json
+from service_kit.auth import body_target
+from service_kit.party_auth import read_text
+
+from .certificate import verify_certificate
+from .config import MAX_CHUNK_LOANS
+from .registry import release_text, terms_text
+
+__all__ = ["ServiceClient", "ServiceError", "pool_loan", "record_entry"]
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, detail: str, slug: str | None = None) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status, self.detail, self.slug = status, detail, slug
+
+
+def record_entry(record: dict[str, Any] | bytes, deposit_code: str, salt: str | None = None) -> dict[str, Any]:
+    """One record of a pool loan: a JSON record goes as its RFC 8785 text (hashed as is), a file as base64."""
+    entry: dict[str, Any] = {"deposit_code": deposit_code}
+    if isinstance(record, bytes):
+        import base64
+
+        entry["content_b64"] = base64.b64encode(record).decode()
+    else:
+        entry["canonical"] = canonical_json(record).decode()
+    if salt:
+        entry["salt"] = salt
+    return entry
+
+
+def pool_loan(loan_id: str, claimed_outstanding_fen: int, records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"loan_id": loan_id, "claimed_outstanding_fen": claimed_outstanding_fen, "records": list(records)}
+
+
+class ServiceClient:
+    """A lender (``lender_id``), a funder or buyer (``party_id``), both with ``key``; or a bearer ``token`` (operator, regulator, court)."""
+
+    def __init__(self, url: str, *, lender_id: str | None = None, party_id: str | None = None, key: PrivateKey | None = None,
+                 token: str | None = None, timeout: float = 120) -> None:
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        self.lender_id, self.party_id, self.key, self.token = lender_id, party_id, key, token
+        self._chain_id: str | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = self.http.get("/v1/chain").raise_for_status().json()["chain_id"]
+        return self._chain_id
+
+    def _headers(self, method: str, target: str) -> dict[str, str]:
+        signer = self.lender_id or self.party_id
+        if self.key is None or not signer:
+            raise ValueError("a lender's or party's id and key are needed")
+        now, nonce = int(time.time() * 1000), uuid.uuid4().hex
+        signature = self.key.sign(read_text(self.chain_id, signer, nonce, now, method, target).encode())
+        return {"X-Lender-Id" if self.lender_id else "X-Party-Id": signer, "X-Timestamp": str(now), "X-Nonce": nonce,
+                "X-Signature": b64encode(signature)}
+
+    def _send(self, method: str, path: str, body: Any = None, params: Any = None, content: bytes | None = None) -> Any:
+        if content is None and body is not None:
+            content = json.dumps(body, ensure_ascii=False).encode()
+        request = self.http.build_request(method, path, content=content, params=params,
+                                          headers={"Content-Type": "application/json"} if content is not None else None)
+        if self.token is not None:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        elif self.key is not None:
+            target = body_target(path, content) if content is not None else request.url.raw_path.decode()
+            request.headers.update(self._headers(method, target))
+        response = self.http.send(request)
+        if response.status_code != 200:
+            try:
+                problem = response.json()
+                raise ServiceError(response.status_code, problem.get("detail") or response.text, problem.get("type", "").rsplit("/", 1)[-1])
+            except ValueError:
+                raise ServiceError(response.status_code, response.text) from None
+        return response.json()
+
+    def _sign(self, text: str) -> str:
+        assert self.key is not None
+        return b64encode(self.key.sign(text.encode()))
+
+    # --- lenders ------------------------------------------------------------------------------
+
+    def new_pool(self, purpose: str, offered_to: str) -> str:
+        return self._send("POST", "/v1/pools", {"purpose": purpose, "offered_to": offered_to})["pool_id"]
+
+    def add_loans(self, pool_id: str, loans: Sequence[dict[str, Any]], progress: Callable[[int], None] | None = None,
+                  chunk: int = MAX_CHUNK_LOANS) -> list[dict[str, Any]]:
+        """Send the pool's loans in requests of ``chunk``; every loan's verdict, in order."""
+        out: list[dict[str, Any]] = []
+        for n in range(0, len(loans), chunk):
+            content = json.dumps({"loans": list(loans[n:n + chunk])}, ensure_ascii=False, separators=(",", ":")).encode()
+            out += self._send("POST", f"/v1/pools/{pool_id}/loans", content=content)["loans"]
+            if progress:
+                progress(len(out))
+        return out
+
+    def certify(self, pool_id: str) -> dict[str, Any]:
+        return self._send("POST", f"/v1/pools/{pool_id}/certificate", {})
+
+    def pool(self, pool_id: str) -> dict[str, Any]:
+        return self._send("GET", f"/v1/pools/{pool_id}")
+
+    def pools(self) -> list[dict[str, Any]]:
+        return self._send("GET", "/v1/pools")["pools"]
+
+    def proofs(self, pool_id: str, loan_ids: Sequence[str] | None = None, start: int = 0, limit: int = 1000) -> dict[str, Any]:
+        params: dict[str, Any] = {"loan_id": list(loan_ids)} if loan_ids is not None else {"start": start, "limit": limit}
+        return self._send("GET", f"/v1/pools/{pool_id}/proofs", params=params)
+
+    def terms(self, pool: dict[str, Any], registration_id: str, amount_fen: int, term_months: int) -> str:
+        """The registration's terms as the chain builds them from the certified pool: what both parties sign."""
+        import hashlib
+
+        return canonical_json({
+            "chain": self.chain_id, "registration_id": registration_id, "kind": "pledge" if pool["purpose"] == "financing" else "transfer",
+            "pool_id": pool["pool_id"], "pool_root": _root_of(pool["certificate"]),
+            "certificate_sha256": hashlib.sha256(pool["certificate"].encode()).hexdigest(), "lender_id": pool["lender_id"],
+            "party_id": pool["offered_to"], "loans": pool["eligible"], "outstanding_fen": pool["outstanding_fen"], "amount_fen": amount_fen,
+            "term_months": term_months}).decode()
+
+    def propose(self, pool_id: str, amount_fen: int, term_months: int, registration_id: str | None = None) -> dict[str, Any]:
+        registration_id = registration_id or f"R-{uuid.uuid4().hex[:20]}"
+        terms = self.terms(self.pool(pool_id), registration_id, amount_fen, term_months)
+        return self._send("POST", "/v1/registrations", {"registration_id": registration_id, "pool_id": pool_id, "amount_fen": amount_fen,
+                                                        "term_months": term_months, "lender_signature": self._sign(terms_text(terms))})
+
+    def registrations(self) -> list[dict[str, Any]]:
+        return self._send("GET", "/v1/registrations")["registrations"]
+
+    # --- funders and buyers -------------------------------------------------------------------
+
+    def accept(self, registration: dict[str, Any]) -> dict[str, Any]:
+        """Sign the terms the registration shows (read them first: they name the pool's root, count and amount)."""
+        return self._send("POST", f"/v1/registrations/{registration['registration_id']}/accept",
+                          {"signature": self._sign(terms_text(registration["terms"]))})
+
+    def release(self, registration_id: str) -> dict[str, Any]:
+        return self._send("POST", f"/v1/registrations/{registration_id}/release",
+                          {"signature": self._sign(release_text(self.chain_id, registration_id))})
+
+    # --- operator, court, regulator -----------------------------------------------------------
+
+    def add_party(self, party_id: str, name: str, kind: str, public_key: bytes) -> dict[str, Any]:
+        return self._send("POST", "/v1/admin/parties", {"id": party_id, "name": name, "kind": kind, "public_key": b64encode(public_key)})
+
+    def parties(self) -> list[dict[str, Any]]:
+        return self._send("GET", "/v1/admin/parties")["parties"]
+
+    def holders(self, supervision_indexes: Sequence[int]) -> list[dict[str, Any]]:
+        return self._send("POST", "/v1/court/holders", {"supervision_indexes": list(supervision_indexes)})["holders"]
+
+    def overview(self) -> dict[str, Any]:
+        return self._send("GET", "/v1/regulator/overview")
+
+    def status(self) -> dict[str, Any]:
+        return self._send("GET", "/v1/status")
+
+    def vkey(self) -> str:
+        return self._send("GET", "/v1/key")["vkey"]
+
+    @staticmethod
+    def verify(certificate: str, vkey: str, proofs: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+        """Check a certificate and loans' proofs offline (CertificateError on the first that fails); the loans' leaves."""
+        verify_certificate(certificate, vkey)
+        return [verify_certificate(certificate, vkey, p)[1] or {} for p in proofs]
+
+
+def _root_of(certificate: str) -> str:
+    for line in certificate.split("\n"):
+        if line.startswith("root "):
+            return line[5:]
+    raise ValueError("the certificate names no root")

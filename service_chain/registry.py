@@ -1,0 +1,96 @@
+"""The encumbrance registry in SQL: which of a pool's loans are pledged or transferred, and writing a registration.
+
+Everything is set-based (one statement over the pool's loans), so a pool of 100,000 loans is checked and
+registered in a few statements, and the check and the write share the transaction that appends the
+registration's entry: a second pledge of the same loan cannot slip between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+__all__ = ["Conflict", "pool_conflicts", "claim_states", "register_pledge", "register_transfer", "release_pledge",
+           "release_loans", "TERMS_TAG", "RELEASE_TAG", "terms_text", "release_text"]
+
+TERMS_TAG = "fivechains.service/registration/v1"
+RELEASE_TAG = "fivechains.service/release/v1"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    loan_id: str
+    what: str  # pledged or transferred
+    since_ms: int
+
+
+def terms_text(terms_json: str) -> str:
+    """What the lender and the funder or buyer sign: the registration's terms (canonical JSON)."""
+    return f"{TERMS_TAG}\n{terms_json}\n"
+
+
+def release_text(chain_id: str, registration_id: str) -> str:
+    """What a funder signs to release its pledge."""
+    return f"{RELEASE_TAG}\nchain {chain_id}\nregistration {registration_id}\n"
+
+
+_CONFLICTS = text(
+    "SELECT p.loan_id, c.pledged_ms, c.held_ms FROM sc_pool_loan p JOIN sc_claim c ON c.lender_id = :lender AND c.loan_id = p.loan_id "
+    "WHERE p.pool_id = :pool AND p.eligible AND (c.pledge_id IS NOT NULL OR c.holder_id IS NOT NULL) ORDER BY p.seq")
+
+
+def pool_conflicts(conn: Connection, lender_id: str, pool_id: str) -> list[Conflict]:
+    """The pool's eligible loans already pledged or transferred (when, never to whom)."""
+    out = []
+    for loan_id, pledged_ms, held_ms in conn.execute(_CONFLICTS, {"lender": lender_id, "pool": pool_id}):
+        if held_ms is not None:
+            out.append(Conflict(loan_id, "transferred", held_ms))
+        else:
+            out.append(Conflict(loan_id, "pledged", pledged_ms))
+    return out
+
+
+def claim_states(conn: Connection, lender_id: str, loan_ids: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    """loan id → (pledged since, transferred since) for those of ``loan_ids`` that were ever registered."""
+    out: dict[str, tuple[int | None, int | None]] = {}
+    for n in range(0, len(loan_ids), 5000):
+        chunk = loan_ids[n:n + 5000]
+        marks = ",".join(f":k{i}" for i in range(len(chunk)))
+        rows = conn.execute(text(f"SELECT loan_id, pledged_ms, held_ms FROM sc_claim WHERE lender_id = :lender AND loan_id IN ({marks})"),
+                            {"lender": lender_id, **{f"k{i}": v for i, v in enumerate(chunk)}})
+        for loan_id, pledged_ms, held_ms in rows:
+            out[loan_id] = (pledged_ms, held_ms)
+    return out
+
+
+_PLEDGE = text(
+    "INSERT INTO sc_claim (lender_id, loan_id, pledge_id, pledged_ms) SELECT :lender, loan_id, :rid, :t FROM sc_pool_loan "
+    "WHERE pool_id = :pool AND eligible ON CONFLICT (lender_id, loan_id) DO UPDATE SET pledge_id = excluded.pledge_id, "
+    "pledged_ms = excluded.pledged_ms")
+_TRANSFER = text(
+    "INSERT INTO sc_claim (lender_id, loan_id, holder_id, transfer_id, held_ms, transfer_idx) "
+    "SELECT :lender, loan_id, :holder, :rid, :t, :idx FROM sc_pool_loan WHERE pool_id = :pool AND eligible "
+    "ON CONFLICT (lender_id, loan_id) DO UPDATE SET holder_id = excluded.holder_id, transfer_id = excluded.transfer_id, "
+    "held_ms = excluded.held_ms, transfer_idx = excluded.transfer_idx")
+
+
+def register_pledge(conn: Connection, lender_id: str, pool_id: str, registration_id: str, time_ms: int) -> int:
+    return conn.execute(_PLEDGE, {"lender": lender_id, "pool": pool_id, "rid": registration_id, "t": time_ms}).rowcount
+
+
+def register_transfer(conn: Connection, lender_id: str, pool_id: str, registration_id: str, holder_id: str, time_ms: int, index: int) -> int:
+    return conn.execute(_TRANSFER, {"lender": lender_id, "pool": pool_id, "rid": registration_id, "holder": holder_id, "t": time_ms,
+                                    "idx": index}).rowcount
+
+
+def release_pledge(conn: Connection, registration_id: str) -> int:
+    """Every loan the pledge still encumbers is free again."""
+    return conn.execute(text("UPDATE sc_claim SET pledge_id = NULL, pledged_ms = NULL WHERE pledge_id = :rid"),
+                        {"rid": registration_id}).rowcount
+
+
+def release_loans(conn: Connection, lender_id: str, loan_ids: list[str]) -> None:
+    """These loans' pledges end (paid off)."""
+    conn.execute(text("UPDATE sc_claim SET pledge_id = NULL, pledged_ms = NULL WHERE lender_id = :lender AND loan_id = :loan"),
+                 [{"lender": lender_id, "loan": loan} for loan in loan_ids])
