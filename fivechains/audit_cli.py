@@ -32,10 +32,11 @@ def audit(
     full: Annotated[bool, typer.Option("--full", help="Replay every chain from the start even if --state holds a position.")] = False,
     risk: Annotated[Optional[str], typer.Option("--risk", help="Risk-control chain URL: audited too, with its anchors in the judicial chain.")] = None,
     credit: Annotated[Optional[str], typer.Option("--credit", help="Credit chain URL: audited too, with its anchors in the judicial chain.")] = None,
+    service: Annotated[Optional[str], typer.Option("--service", help="Service chain URL: audited too, with its anchors in the judicial chain.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print {ok, findings, …} as JSON.")] = False,
 ) -> None:
-    """Audit the chains end to end (supervision and judicial, and the risk and credit chains when given); exit 0 only if everything holds."""
-    others = tuple((kind, url) for kind, url in (("risk", risk), ("credit", credit)) if url)
+    """Audit the chains end to end (supervision and judicial, and the risk, credit and service chains when given); exit 0 only if everything holds."""
+    others = tuple((kind, url) for kind, url in (("risk", risk), ("credit", credit), ("service", service)) if url)
     request = AuditRequest(supervision, judicial, certs, cert_name, judicial_vkey, supervision_vkey, state, full, others)
     try:
         with progress_bar("auditing", None, enabled=not json_out) as update:

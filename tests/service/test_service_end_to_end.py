@@ -232,3 +232,38 @@ def test_public_entries_reveal_nothing(world: ServiceWorld) -> None:
     entries = httpx.get(world.system.service + "/v1/entries", params={"start": 0, "end": 200}, timeout=10).json()["entries"]
     text = json.dumps(entries)
     assert entries and "GOOD-00000" not in text and "F001" not in text and "L0001" not in text and "850000" not in text
+
+
+def test_the_audit_covers_all_five_chains_and_names_a_changed_service_entry(world: ServiceWorld) -> None:
+    """Run last in the module: it edits the service chain's database."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def fc(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "fivechains.cli", *args], capture_output=True, text=True, timeout=180,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "COLUMNS": "200"})
+
+    certs = world.up / "certs"
+    assert fc("judicial", "certs", "--certs", str(certs), "--client", "regulator.service-test").returncode == 0
+    vkey = httpx.get(world.system.portal + "/v1/chain").json()["vkey"]
+    args = ["audit", "--supervision", world.system.url, "--judicial", f"127.0.0.1:{world.system.jc_port}", "--certs", str(certs),
+            "--cert-name", "regulator.service-test", "--judicial-vkey", vkey, "--risk", world.system.risk, "--service", world.system.service,
+            "--json"]
+    deadline = time.monotonic() + 60
+    while True:  # the last entries may still be on their way to the judicial chain
+        report = json.loads(fc(*args).stdout)
+        if report["ok"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert report["ok"], report["findings"]
+    assert report["service"]["entries"] >= 10 and report["service"]["chain"] == "service.fivechains.local/gz-service-platform"
+    with sqlite3.connect(world.up / "service" / "service.db") as db:  # a clerk edits the first pledge entry directly
+        idx = db.execute("SELECT min(idx) FROM sc_entry WHERE kind = 'pledge'").fetchone()[0]
+        db.execute("UPDATE ledger_entry SET data = replace(data, 'pledge', 'pledgx') WHERE idx = ?", (idx,))
+    report = json.loads(fc(*args).stdout)
+    assert not report["ok"]
+    named = [f for f in report["findings"] if f["chain"] == "service.fivechains.local/gz-service-platform"]
+    assert named and named[0]["entry"] == idx
