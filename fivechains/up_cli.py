@@ -105,7 +105,13 @@ def up(
 
     from judicial_chain.portal.api import create_portal_app
 
-    portal_app = create_portal_app(judicial, trust_forwarded_proto=settings.portal.trust_forwarded_proto)
+    holders = None
+    if service:  # the court sees who holds each verified loan's claim (transfers are recorded on the service chain)
+        from judicial_chain.portal.holders import ClaimHolders
+
+        holders = ClaimHolders(f"http://{settings.service.host}:{settings.service.port}", service.config.data_dir / "court.token",
+                               supervision_chain=supervision.config.chain_id)
+    portal_app = create_portal_app(judicial, trust_forwarded_proto=settings.portal.trust_forwarded_proto, holders=holders)
     portal = uvicorn.Server(uvicorn.Config(portal_app, host=settings.portal.host, port=portal_port, log_level="warning"))
     portal.install_signal_handlers = lambda: None  # the main server owns the signals
     portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)

@@ -182,6 +182,43 @@ def test_transfer_records_the_holder_the_court_sees(world: ServiceWorld) -> None
     assert overview["loans_transferred"] == 2
 
 
+def test_the_court_portal_shows_who_holds_the_claim(world: ServiceWorld) -> None:
+    """A loan sold to the buyer, verified at the court by record and code: the verdict names the buyer and since when."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from evidence.digests import digest_json
+
+    loan = world.make_loans("L0002", "COURT", 1, overdue_dpd=120)[0]
+    with world.lender("L0002") as lender:
+        pool = lender.new_pool("transfer", BUYER)
+        lender.add_loans(pool, [loan.entry()])
+        lender.certify(pool)
+        proposal = lender.propose(pool, 10_000, 0, "R-COURT")
+    with world.party(BUYER) as buyer:
+        sold = buyer.accept(proposal)
+    made = subprocess.run([sys.executable, "-m", "fivechains.cli", "judicial", "judge", "add", "J-SVC", "--name", "Judge Lin",
+                           "--data-dir", str(world.up / "judicial"), "--json"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    auth = {"Authorization": "Bearer " + json.loads(made.stdout)["token"]}
+    items = [{"code": code, "digest": digest_json(record)} for record, code in zip(loan.records, loan.codes, strict=True)]
+    job = httpx.post(world.system.portal + "/v1/verifications", json={"case_id": "(2026)粤0192民初11号", "items": items}, headers=auth,
+                     timeout=30).json()["job_id"]
+    deadline = time.monotonic() + 60
+    while True:
+        view = httpx.get(f"{world.system.portal}/v1/verifications/{job}", headers=auth, timeout=30).json()
+        if view["status"] == "done" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert view["status"] == "done" and all(item["verdict"] == "verified" for item in view["items"])
+    assert not view.get("holders_unavailable")
+    holder = view["items"][0]["holder"]
+    assert holder["holder_id"] == BUYER and holder["holder_kind"] == "buyer" and holder["since_ms"] == sold["registered_ms"]
+    assert holder["loan_id"] == loan.loan_id and holder["lender_id"] == "L0002"
+
+
 def test_payoff_releases_the_pledge(world: ServiceWorld) -> None:
     loan = world.make_loans("L0001", "PAYOFF", 1)[0]
     with world.lender("L0001") as lender:
