@@ -214,17 +214,24 @@ def judge_disable(judge_id: str, data_dir: DataDir) -> None:
 @judicial_app.command("portal")
 def portal_serve(data_dir: DataDir, port: Annotated[Optional[int], typer.Option(help="HTTP port (default: 8600).")] = None,
                  db: Annotated[Optional[str], typer.Option("--db", help="The judicial chain's database URL (default: SQLite in --data-dir).")] = None,
+                 service: Annotated[Optional[str], typer.Option("--service", help="The service chain's URL: verdicts then name who holds each loan's claim.")] = None,
+                 service_token_file: Annotated[Optional[Path], typer.Option("--service-token-file", help="The service chain's court.token (with --service).")] = None,
+                 supervision_chain: Annotated[str, typer.Option("--supervision-chain", help="The supervision chain the service chain follows.")] = "supervision.fivechains.local/gz",
                  config: ConfigFile = None) -> None:
     """Serve the court portal's API (reads the judicial chain in --data-dir or --db)."""
     import uvicorn
 
     from judicial_chain.portal.api import create_portal_app
+    from judicial_chain.portal.holders import ClaimHolders
     from judicial_chain.service import JudicialChain, JudicialConfig
 
+    if bool(service) != bool(service_token_file):
+        raise fail("--service and --service-token-file go together (the court's token of the service chain)")
     settings = settings_or_fail(config, {"judicial": {"data_dir": data_dir, "db_url": db}, "portal": {"port": port}})
     where = chain_dir_or_fail(settings.judicial_dir(), "judicial", database=settings.judicial.db_url is None)  # reads a chain, makes none
     chain = JudicialChain(JudicialConfig(where, settings.judicial.db_url))
     portal = settings.portal
-    console.print(f"court portal on http://{portal.host}:{portal.port} (API docs /docs)")
-    uvicorn.run(create_portal_app(chain, trust_forwarded_proto=portal.trust_forwarded_proto), host=portal.host, port=portal.port,
+    holders = ClaimHolders(service, service_token_file, supervision_chain=supervision_chain) if service and service_token_file else None
+    console.print(f"court portal on http://{portal.host}:{portal.port} (API docs /docs)" + (f"; claim holders from {service}" if holders else ""))
+    uvicorn.run(create_portal_app(chain, trust_forwarded_proto=portal.trust_forwarded_proto, holders=holders), host=portal.host, port=portal.port,
                 log_level="warning")

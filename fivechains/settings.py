@@ -113,7 +113,7 @@ class CreditSettingsSection(_Section):
 
 class ServiceSettingsSection(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(8700, ge=1, le=65535)
+    port: int = Field(9000, ge=1, le=65535)
     data_dir: Path | None = Field(None, description="default: DATA_DIR/service")
     db_url: str | None = Field(None, description="postgresql+psycopg://…; default SQLite in data_dir")
     chain_id: str = Field("service.fivechains.local/gz-service-platform", min_length=3, max_length=200, pattern=r"^[^\s+]+$")

@@ -39,7 +39,7 @@ def up(
     portal_port: Annotated[Optional[int], typer.Option("--portal-port", help="Court portal (HTTP API) (default: 8600).")] = None,
     risk_port: Annotated[Optional[int], typer.Option("--risk-port", help="Risk-control chain (HTTP API and pages) (default: 8800).")] = None,
     credit_port: Annotated[Optional[int], typer.Option("--credit-port", help="Credit chain (HTTP API and pages) (default: 8900).")] = None,
-    service_port: Annotated[Optional[int], typer.Option("--service-port", help="Service chain (HTTP API and pages) (default: 8700).")] = None,
+    service_port: Annotated[Optional[int], typer.Option("--service-port", help="Service chain (HTTP API and pages) (default: 9000).")] = None,
     seal_interval_ms: Annotated[Optional[int], typer.Option(help="Seal every T ms (or 10,000 entries) (default: 500).")] = None,
     witness: Annotated[list[str], typer.Option("--witness", help="URL=VKEY of a witness (repeat); checkpoints are then published only when cosigned.")] = [],  # noqa: B006
     quorum: Annotated[Optional[int], typer.Option(help="Cosignatures needed to publish a checkpoint (default: all witnesses).")] = None,
