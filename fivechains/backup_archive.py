@@ -70,6 +70,8 @@ def chain_role(tables: set[str]) -> str:
         return "risk"
     if "cr_loan" in tables:
         return "credit"
+    if "sc_record" in tables:
+        return "service"
     if "ledger_meta" in tables:
         return "ledger"
     return "other"
@@ -104,7 +106,7 @@ def sqlite_databases(data_dir: Path) -> list[Path]:
     mirrors and plain ledgers first, then judicial chains, then supervision chains (a chain is snapshotted
     after the chains it anchors into, so a restored outbox never points past what its judicial copy holds)."""
     found = [p for p in sorted(data_dir.rglob("*.db")) if p.is_file() and _is_sqlite(p)]
-    order = {"other": 0, "ledger": 0, "judicial": 1, "supervision": 2, "risk": 2, "credit": 2}
+    order = {"other": 0, "ledger": 0, "judicial": 1, "supervision": 2, "risk": 2, "credit": 2, "service": 2}
     return sorted(found, key=lambda p: (order[chain_role(_sqlite_tables(p))], str(p)))
 
 

@@ -186,7 +186,7 @@ def test_backup_of_a_running_system_restores_audits_and_serves(tmp_path: Path) -
 def test_a_whole_system_archive_restores_and_runs_again(tmp_path: Path) -> None:
     """One archive of `fivechains up`'s directory, taken under load: restored, the system starts on it
     and anchors new deposits (the outbox is never ahead of the judicial snapshot)."""
-    system = System(tmp_path / "fc", credit=True).start()
+    system = System(tmp_path / "fc", credit=True, service=True).start()
     try:
         key = _register(system.data_dir)
         depositor = Depositor(system.url, key)
@@ -199,8 +199,8 @@ def test_a_whole_system_archive_restores_and_runs_again(tmp_path: Path) -> None:
         system.stop()
     done = fc("backup", "restore", str(tmp_path / "all.tar.gz"), "--data-dir", str(tmp_path / "again" / "fc"), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert {r["role"] for r in json.loads(done.stdout)["ledgers"]} == {"supervision", "judicial", "risk", "credit"}
-    again = System(tmp_path / "again" / "fc", credit=True).start()
+    assert {r["role"] for r in json.loads(done.stdout)["ledgers"]} == {"supervision", "judicial", "risk", "credit", "service"}
+    again = System(tmp_path / "again" / "fc", credit=True, service=True).start()
     try:
         with LenderClient(again.url, "L1", key) as client:
             new = [i["index"] for i in client.deposit(items(5, 900_000_000))["items"]]
