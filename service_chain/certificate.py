@@ -127,7 +127,12 @@ def verify_certificate(note_text: str, vkey: str, proof: dict[str, Any] | None =
         check_inclusion(leaf_hash(leaf.encode(), suite), index, certificate.loans, path, certificate.root, suite)
     except (ValueError, TypeError, ChainError) as exc:
         raise CertificateError(f"the loan's proof does not reach the certificate's root: the leaf or the proof was changed ({exc})") from None
-    body = json.loads(leaf)
-    if canonical_json(body).decode() != leaf or body.get("lender_id") != certificate.lender:
-        raise CertificateError("the leaf is not canonical or names another lender")
+    try:
+        body = json.loads(leaf)
+    except json.JSONDecodeError:
+        raise CertificateError("the leaf is not JSON") from None
+    if not isinstance(body, dict) or canonical_json(body).decode() != leaf:
+        raise CertificateError("the leaf is not canonical JSON of an object")
+    if body.get("lender_id") != certificate.lender:
+        raise CertificateError("the leaf names another lender than the certificate")
     return certificate, body

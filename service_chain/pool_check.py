@@ -83,17 +83,23 @@ def check_loan(loan_id: str, claimed_fen: int, submitted: list[Submitted], depos
                purpose: str, rules: Rules) -> LoanVerdict:
     """The verdict on one loan of a pool (``deposits``: every deposit of this loan by this lender, any order)."""
     verdict = LoanVerdict(loan_id, claimed_fen, None)
-    by_digest = {d.digest: d for d in deposits}
+    # one record deposited twice (a retry without an idempotency key) is one record: its first deposit stands for it,
+    # and either deposit's code names it
+    by_digest: dict[str, list[Deposit]] = {}
+    for d in sorted(deposits, key=lambda d: d.index):
+        by_digest.setdefault(d.digest, []).append(d)
+    deposits = [same[0] for same in by_digest.values()]
     seen: set[str] = set()
     for n, record in enumerate(submitted, start=1):
-        found = by_digest.get(record.digest)
-        if found is None:
+        copies = by_digest.get(record.digest)
+        if copies is None:
             verdict.add("unknown-record", f"record {n} matches no deposit of this loan by this lender (altered, or never deposited)")
             continue
         if record.digest in seen:
             verdict.add("duplicate-record", f"record {n} is submitted twice")
             continue
         seen.add(record.digest)
+        found = next((d for d in copies if d.deposit_code == record.deposit_code), copies[0])
         if found.deposit_code is None:
             verdict.add("not-anchored", f"record {n} ({found.record_type}) is deposited but not anchored yet: it has no deposit code")
         elif found.deposit_code != record.deposit_code:

@@ -63,5 +63,8 @@ def load_rules(path: Path = DEFAULT_RULES) -> Rules:
             raise RulesError(f"[{purpose}] is missing")
         purposes[purpose] = Eligibility(_int(table, "max_days_past_due", purpose), _int(table, "max_rate_bp", purpose),
                                         _int(table, "min_outstanding_fen", purpose))
-    limit_hours = _int(doc.get("reporting", {}), "limit_hours", "reporting")
+    reporting = doc.get("reporting", {})
+    if not isinstance(reporting, dict):
+        raise RulesError("reporting must be a table (with limit_hours)")
+    limit_hours = _int(reporting, "limit_hours", "reporting")
     return Rules(version, hashlib.sha256(data).hexdigest(), data.decode(), limit_hours * 3_600_000, purposes)

@@ -72,7 +72,7 @@ PARTY_KINDS = ("funder", "buyer")
 _KIND_OF_PURPOSE = {"financing": "pledge", "transfer": "transfer"}
 _PARTY_OF_PURPOSE = {"financing": "funder", "transfer": "buyer"}
 _DEPOSITS_OF = ("SELECT idx, loan_id, record_type, event_ms, deposit_ms, digest, deposit_code, amount, rate_bp, dpd FROM sc_record "
-                "WHERE lender_id = :lender AND loan_id IN ({marks})")
+                "WHERE lender_id = :lender AND loan_id IN ({marks}) ORDER BY idx")
 
 
 class DoublePledge(Conflict):

@@ -357,9 +357,6 @@ def test_a_leaf_naming_another_lender_or_not_canonical_is_refused() -> None:
     assert "not canonical" in refused(p.note, p.vkey, p.proofs[1])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: certificate.py:130-131 json.loads(leaf) and body.get() run outside any try: a signed pool whose "
-                                       "leaf is not a JSON object makes verify_certificate raise JSONDecodeError / AttributeError, "
-                                       "not CertificateError")
 @pytest.mark.parametrize("leaf", ["not json", "[1,2]", '"a string"', "7"])
 def test_a_leaf_that_is_not_a_json_object_is_refused(leaf: str) -> None:
     p = make_pool(0, leaves=[leaf, loan_leaf(LENDER, verdicts(1)[0])])

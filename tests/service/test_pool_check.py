@@ -367,10 +367,6 @@ def test_any_verdict_is_independent_of_the_deposits_order(data: st.DataObject, d
     assert a.eligible == (not a.exceptions)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: pool_check.py:86 keys deposits by digest ({d.digest: d}), so when one record was deposited "
-                                       "twice (same digest, two supervision indexes, e.g. a retried deposit) the last in list order wins: "
-                                       "the lender's quoted code is 'wrong-code' or not, and the leaf's supervision_index changes, "
-                                       "depending only on the (unordered SQL) order of the deposits list")
 def test_a_record_deposited_twice_gives_one_verdict_whatever_the_order() -> None:
     first = G[2]
     again = replace(first, index=40, deposit_ms=first.deposit_ms + MIN, deposit_code="DC-second-deposit")

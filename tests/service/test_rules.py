@@ -102,8 +102,6 @@ def test_a_file_that_is_not_toml_is_refused(tmp_path: Path, text: str | bytes) -
     assert str(path) in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: rules.py:66 passes doc.get('reporting', {}) to _int unchecked; a non-table "
-                                       "'reporting' (an int, a list) raises TypeError, not RulesError")
 @pytest.mark.parametrize("value", ["24", '["limit_hours"]'])
 def test_a_reporting_value_that_is_not_a_table_is_named(tmp_path: Path, value: str) -> None:
     text = _replace("[reporting]\n", "[reporting_old]\n").replace('version = "gz-service-rules-2026.1"', f'version = "v1"\nreporting = {value}')
