@@ -271,6 +271,29 @@ def test_public_entries_reveal_nothing(world: ServiceWorld) -> None:
     assert entries and "GOOD-00000" not in text and "F001" not in text and "L0001" not in text and "850000" not in text
 
 
+def test_a_registration_cannot_be_guessed_back_from_its_public_entry(world: ServiceWorld) -> None:
+    """Knowing every field of a pledge (pool, parties, amount, signatures) but the salt, its public entry is not matched."""
+    import hashlib
+    import sqlite3
+
+    from evidence.canonical_json import canonical_json
+    from evidence.supervision_entry import parse_supervision_entry
+    from service_chain.documents import SERVICE_DOCUMENTS
+
+    with sqlite3.connect(world.up / "service" / "service.db") as db:
+        idx, text = db.execute("SELECT idx, document FROM sc_entry WHERE kind = 'pledge' ORDER BY idx LIMIT 1").fetchone()
+    data = httpx.get(world.system.service + "/v1/entries", params={"start": idx, "end": idx + 1}, timeout=10).json()["entries"][0]["data"]
+    public = parse_supervision_entry(data.encode())
+    assert SERVICE_DOCUMENTS.check_opening(data.encode(), text)["kind"] == "pledge"  # the true document opens it: the test can fail
+    doc = json.loads(text)
+    for guess in ("00" * 32, "ff" * 32, hashlib.sha256(b"guess").hexdigest()):
+        guessed = canonical_json({**doc, "salt": guess}).decode()
+        assert hashlib.sha256(guessed.encode()).hexdigest() != public.digest
+        assert SERVICE_DOCUMENTS.commitment(public.digest, guess) != public.commitment
+    assert public.lender_id == "GZ-SERVICE-PLATFORM" and public.record_type == "pledge"
+    assert doc["terms"]["lender_id"] not in data and str(doc["terms"]["amount_fen"]) not in data and doc["registration_id"] not in data
+
+
 def test_the_audit_covers_all_five_chains_and_names_a_changed_service_entry(world: ServiceWorld) -> None:
     """Run last in the module: it edits the service chain's database."""
     import os
