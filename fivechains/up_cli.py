@@ -111,24 +111,32 @@ def up(
 
         holders = ClaimHolders(f"http://{settings.service.host}:{settings.service.port}", service.config.data_dir / "court.token",
                                supervision_chain=supervision.config.chain_id)
+    from service_kit.five_views import set_views
+
     portal_app = create_portal_app(judicial, trust_forwarded_proto=settings.portal.trust_forwarded_proto, holders=holders)
+    apps: dict[str, tuple[Any, str, int]] = {"judicial": (portal_app, settings.portal.host, portal_port)}
+    if risk:
+        from risk_chain.api import create_app as create_risk_app
+
+        apps["risk"] = (create_risk_app(risk), settings.risk.host, settings.risk.port)
+    if credit:
+        from credit_chain.api import create_app as create_credit_app
+
+        apps["credit"] = (create_credit_app(credit), settings.credit.host, settings.credit.port)
+    if service:
+        from service_chain.api import create_app as create_service_app
+
+        apps["service"] = (create_service_app(service), settings.service.host, settings.service.port)
+    supervision_app = create_app(supervision)
+    apps["supervision"] = (supervision_app, sv.host, supervision_port)
+    views = {name: f"http://{host}:{port}" for name, (_, host, port) in apps.items()}
+    for app, _, _ in apps.values():  # the regulator's pages link the five views
+        set_views(app, views)
     portal = uvicorn.Server(uvicorn.Config(portal_app, host=settings.portal.host, port=portal_port, log_level="warning"))
     portal.install_signal_handlers = lambda: None  # the main server owns the signals
     portal_thread = threading.Thread(target=portal.run, name="portal", daemon=True)
     portal_thread.start()
-    side: list[tuple[Any, Any]] = []  # the risk, credit and service chains' servers, beside the main one
-    if risk:
-        from risk_chain.api import create_app as create_risk_app
-
-        side.append(_side_server(create_risk_app(risk), settings.risk.host, settings.risk.port, "risk"))
-    if credit:
-        from credit_chain.api import create_app as create_credit_app
-
-        side.append(_side_server(create_credit_app(credit), settings.credit.host, settings.credit.port, "credit"))
-    if service:
-        from service_chain.api import create_app as create_service_app
-
-        side.append(_side_server(create_service_app(service), settings.service.host, settings.service.port, "service"))
+    side = [_side_server(app, host, port, name) for name, (app, host, port) in apps.items() if name in ("risk", "credit", "service")]
     console.print(f"suites            supervision {suite_label(supervision.ledger)}, judicial {suite_label(judicial.ledger)}")
     console.print(f"judicial chain   [bold]{judicial.config.chain_id}[/]  grpcs://{jc.host}:{judicial_port} (mutual TLS, certificates in {certs}; "
                   f"the consortium CA key in {ca_dir}: keep it off serving hosts)")
@@ -145,7 +153,7 @@ def up(
                       f"(API docs /docs, pages /service/; tokens in {service.config.data_dir}: regulator.token, operator.token, court.token)")
     console.print(f"regulator token in {settings.supervision_dir() / 'regulator.token'}")
     try:
-        uvicorn.run(create_app(supervision), host=sv.host, port=supervision_port, log_level="warning", timeout_graceful_shutdown=30)
+        uvicorn.run(supervision_app, host=sv.host, port=supervision_port, log_level="warning", timeout_graceful_shutdown=30)
     finally:
         portal.should_exit = True
         portal_thread.join(timeout=10)

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from service_kit.five_views import NAV_CSS, nav_html
 from service_kit.page_security import PAGES_CSP, SecurityHeaders
 
 from .data_dir import regulator_token
@@ -82,6 +83,7 @@ def _when(ms: int | None) -> str:
 
 
 templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
+templates.globals["five_views_css"] = Markup(NAV_CSS)
 templates.filters["duration"] = _duration
 templates.filters["when"] = _when
 
@@ -162,4 +164,4 @@ def add_dashboard(app: FastAPI, chain: Any) -> None:
             return to_login()
         view = figures(chain, days=days, blocks=blocks)
         return _page("dashboard.html", view=view, charts=_charts(view), csrf=keys.csrf(cookie), buckets=list(zip(BUCKETS, BUCKET_COLOURS)),
-                     today=day_of(view["generated_ms"]))
+                     today=day_of(view["generated_ms"]), five_views=nav_html(app, "supervision"))

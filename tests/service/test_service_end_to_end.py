@@ -294,6 +294,16 @@ def test_a_registration_cannot_be_guessed_back_from_its_public_entry(world: Serv
     assert doc["terms"]["lender_id"] not in data and str(doc["terms"]["amount_fen"]) not in data and doc["registration_id"] not in data
 
 
+def test_the_regulators_dashboard_links_the_five_views(world: ServiceWorld) -> None:
+    with httpx.Client(base_url=world.system.url, timeout=10) as client:
+        page = client.post("/regulator/login", data={"token": world.sv_token}, follow_redirects=True)
+    assert page.status_code == 200 and 'id="five-views"' in page.text
+    for url in (world.system.service + "/service/", world.system.risk + "/risk/", world.system.portal + "/web/"):
+        assert f'href="{url}"' in page.text
+    assert world.system.credit not in page.text  # the credit chain is off in this world: a view that is not running is not linked
+    assert 'aria-current="page"' in page.text and "服务链" in page.text
+
+
 def test_the_audit_covers_all_five_chains_and_names_a_changed_service_entry(world: ServiceWorld) -> None:
     """Run last in the module: it edits the service chain's database."""
     import os
