@@ -33,6 +33,7 @@ from evidence.borrower_ids import BorrowerIdError, oprf_input, parse_borrower_id
 from evidence.deposit_codes import format_code
 from evidence.loan_reports import BORROWER_KINDS
 from service_kit.data_files import secret_token
+from service_kit.five_views import nav_html
 from service_kit.page_security import PAGES_CSP, SecurityHeaders, is_https, same_token
 from service_kit.problems import ServiceError, Unauthorized
 
@@ -176,7 +177,8 @@ def add_pages(app: FastAPI, chain: CreditChain, *, trust_forwarded_proto: bool =
         return int(time.time() * 1000)
 
     def page(template: str, status: int = 200, /, **context: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(template).render(chain_id=chain.config.chain_id, bureau=chain.config.bureau_name, **context),
+        return HTMLResponse(env.get_template(template).render(chain_id=chain.config.chain_id, bureau=chain.config.bureau_name,
+                                                              five_views=nav_html(app, "credit"), **context),
                             status_code=status, headers=PAGE_HEADERS)
 
     def message(status: int, title: str, detail: str, /, *, home: str | None = PATH + "/", **context: Any) -> HTMLResponse:

@@ -36,6 +36,7 @@ from markupsafe import Markup
 from chain.encoding import b64decode_strict, b64encode
 from evidence.canonical_json import canonical_json
 from service_kit.data_files import secret_token
+from service_kit.five_views import nav_html
 from service_kit.page_security import SecurityHeaders
 from service_kit.party_auth import read_text
 from service_kit.problems import NotFound, ServiceError
@@ -329,8 +330,8 @@ def add_pages(app: FastAPI, chain: RiskChain) -> None:
         return int(time.time() * 1000)
 
     def page(template: str, status: int = 200, /, **context: Any) -> HTMLResponse:
-        return HTMLResponse(env.get_template(template).render(chain_id=chain.config.chain_id, **context), status_code=status,
-                            headers=PAGE_HEADERS)
+        return HTMLResponse(env.get_template(template).render(chain_id=chain.config.chain_id, five_views=nav_html(app, "risk"), **context),
+                            status_code=status, headers=PAGE_HEADERS)
 
     def message(status: int, title: str, detail: str, /, *, hint: str | None = None, command: str | None = None, home: str | None = None,
                 **context: Any) -> HTMLResponse:
