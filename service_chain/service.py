@@ -25,6 +25,7 @@ import msgspec
 from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from chain.encoding import b64encode
+from chain.errors import ChainError
 from chain.hashing import suite_by_name
 from chain.keys import PublicKey, load_or_create_signer, public_key_from_bytes
 from chain.ledger import Ledger
@@ -281,7 +282,7 @@ class ServiceChain:
             raise InvalidInput(f"kind must be one of {', '.join(PARTY_KINDS)}")
         try:
             public_key_from_bytes(public_key)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, ChainError):
             raise InvalidInput("public_key is not an Ed25519 (32 bytes) or SM2 (65 bytes, 04‖x‖y) public key") from None
         with self._write:
             with self.store.read_engine.connect() as conn:

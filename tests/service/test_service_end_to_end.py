@@ -259,6 +259,11 @@ def test_bad_requests_are_problems_not_crashes(world: ServiceWorld) -> None:
         with pytest.raises(ServiceError) as empty:
             lender.certify(pool)
         assert empty.value.status == 409
+    with world.operator() as op:
+        for key in (b"short", b"\x04" + bytes(10), bytes(33)):
+            with pytest.raises(ServiceError) as bad_key:
+                op.add_party("F-BAD", "Bad key", "funder", key)
+            assert bad_key.value.status == 422 and "public_key" in bad_key.value.detail
     unsigned = httpx.post(world.system.service + "/v1/pools", json={"purpose": "financing", "offered_to": "F001"}, timeout=10)
     assert unsigned.status_code == 401 and unsigned.headers["content-type"].startswith("application/problem+json")
     too_big = httpx.post(world.system.service + "/v1/pools/PX/loans", content=b"x" * (33 * 1024 * 1024), timeout=30)
