@@ -29,14 +29,15 @@ from chain_sql.migrations import upgrade_schema
 from evidence import oprf
 from evidence.canonical_json import canonical_json
 from evidence.deposit_codes import CodeError, normalize
-from service_kit.anchoring import AnchoredBlock, AnchorOutbox, judicial_channel
+from service_kit.anchoring import AnchoredBlock
 from service_kit.auth import TokenDigest
 from service_kit.data_files import data_dir_lock, secret_token
 from service_kit.feed_lenders import lender_key, save_lenders
 from service_kit.party_auth import PartyAuth
 from service_kit.problems import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, ServiceError
 from service_kit.report_feed import FeedLender, ReportFeed
-from service_kit.sealing import Changes, Sealer
+from service_kit.sealing import Changes
+from service_kit.source_chain import Anchoring, FeedLoop, SourceChainWorkers
 
 from .borrower_report import REPORT_FORMAT
 from .config import CHINA_OFFSET_MS, DAY_MS, KEY_FILE, OPERATOR_TOKEN_FILE, OPRF_KEY_FILE, TOKEN_FILE, CreditConfig
@@ -118,47 +119,26 @@ class CreditChain:
         self.book = LoanBook(self.ledger, self.store.engine, config.bureau_id, self.subjects, self._write)
         self.lenders = PartyAuth(self._lender_key, config.chain_id, config.replay_window_ms)
         self.changes = Changes()
-        self.sealer = Sealer(self.ledger, config.seal_max_entries, config.seal_interval_ms, self._sealed)
-        self.anchorer: AnchorOutbox | None = None
-        self.feed: ReportFeed | None = None
-        self.feed_error: str | None = None
         self.supervision_size = 0
         self._evaluated: dict[tuple[str, int], int] = {}
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="credit-feed", daemon=True)
+        self.loop = FeedLoop(config.supervision_url, config.supervision_token_file, config.feed_interval_ms, sync_lenders=self.sync_lenders,
+                             follow_once=self.follow_once, tick=self.check_deadlines, what="credit feed")
+        self.workers = SourceChainWorkers(self.ledger, self.changes, config.chain_id,
+                                          Anchoring(config.judicial_target, config.certs_dir, ANCHORED, _store_codes, config.bureau_id,
+                                                    config.bureau_name),
+                                          seal_max_entries=config.seal_max_entries, seal_interval_ms=config.seal_interval_ms,
+                                          loop=self.loop.run, name="credit-feed")
 
     # --- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self._publish_key_and_rules()
         self.ledger.seal()  # the key's entry is provable before the first lender asks for the key
-        self.sealer.start()
-        if self.config.judicial_target:
-            self.anchorer = AnchorOutbox(self.ledger, self._judicial_channel, self.changes.bump, position=ANCHORED, store_codes=_store_codes,
-                                         names=lambda first, end: {self.config.bureau_id: self.config.bureau_name})
-            self.anchorer.start()
-        if self.config.supervision_url and self.config.supervision_token_file:
-            self.feed = ReportFeed(self.config.supervision_url, self.config.supervision_token_file.read_text().strip())
-        self._thread.start()
+        self.workers.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
-        self.sealer.stop()
-        if self.anchorer:
-            self.anchorer.stop()
-        if self.feed:
-            self.feed.close()
+        self.workers.stop()
         self.store.close()
-
-    def _sealed(self) -> None:
-        if self.anchorer:
-            self.anchorer.notify()
-        self.changes.bump()
-
-    def _judicial_channel(self) -> Any:
-        return judicial_channel(self.config.judicial_target, self.config.certs_dir, self.config.chain_id)
 
     def _append(self, docs: list[tuple[Document, str | None, int | None]], rows: Any = None) -> int:
         """Append documents (with their subject and seq) and the service's rows in one transaction; the first index."""
@@ -239,25 +219,6 @@ class CreditChain:
 
     # --- the feed -----------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        synced, delay = 0.0, self.config.feed_interval_ms / 1000
-        while not self._stopping.is_set():
-            try:
-                if self.feed is not None:
-                    if time.monotonic() - synced > 5:
-                        self.sync_lenders(self.feed.lenders())
-                        synced = time.monotonic()
-                    if self.follow_once(self.feed):
-                        continue
-                self.check_deadlines()
-                self.feed_error = None
-            except (httpx.HTTPError, OSError) as exc:
-                self.feed_error = f"{exc.__class__.__name__}: {exc}"
-                log.warning("the report feed is not answering (%s); retrying", self.feed_error)
-            except Exception:  # keep following; the next tick tries again
-                log.exception("the credit feed failed; retrying")
-            self._stopping.wait(delay)
-
     def follow_once(self, feed: ReportFeed) -> bool:
         """Apply one page of newly sealed reports; True if it held any (the caller reads on)."""
         start = self.book.position()
@@ -323,10 +284,10 @@ class CreditChain:
             found_here = _stored_consent(conn, code)
         if found_here is not None:
             return found_here
-        if self.feed is None:
+        if self.loop.feed is None:
             return None
         try:
-            raw = self.feed.consent(code)
+            raw = self.loop.feed.consent(code)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"the supervision chain cannot be asked about the consent now ({exc.__class__.__name__})") from None
         if raw is None:
@@ -583,7 +544,7 @@ class CreditChain:
     def status(self) -> dict[str, Any]:
         cp = self.ledger.latest_checkpoint()
         return {"chain_id": self.config.chain_id, "size": cp.checkpoint.size if cp else 0, "feed_position": self.book.position(),
-                "supervision_size": self.supervision_size, "feed_error": self.feed_error, "rules": {"version": self.rules.version,
+                "supervision_size": self.supervision_size, "feed_error": self.loop.error, "rules": {"version": self.rules.version,
                                                                                                     "sha256": self.rules.sha256}}
 
 

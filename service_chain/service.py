@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import logging
 import re
 import secrets
 import threading
@@ -20,7 +19,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import msgspec
 from sqlalchemy import Connection, bindparam, func, select, text, update
 
@@ -37,14 +35,15 @@ from evidence.canonical_json import canonical_json
 from evidence.deposit_codes import CodeError, normalize
 from evidence.digests import digest_bytes, digest_json
 from evidence.private_documents import Document
-from service_kit.anchoring import AnchoredBlock, AnchorOutbox, judicial_channel
+from service_kit.anchoring import AnchoredBlock
 from service_kit.auth import TokenDigest
 from service_kit.data_files import data_dir_lock, secret_token
 from service_kit.feed_lenders import lender_key, save_lenders
 from service_kit.party_auth import PartyAuth
 from service_kit.problems import Conflict, InvalidInput, NotFound
 from service_kit.report_feed import FeedLender, ReportFeed
-from service_kit.sealing import Changes, Sealer
+from service_kit.sealing import Changes
+from service_kit.source_chain import Anchoring, FeedLoop, SourceChainWorkers
 
 from . import registry
 from .certificate import Certificate, certificate_text, loan_leaf, loan_proof
@@ -58,7 +57,6 @@ from .tables import MIGRATIONS, AnchoredUpTo, EntryDoc, LenderKey, Party, Pool, 
 
 __all__ = ["ServiceChain", "ServiceConfig", "Viewer", "LoanIn", "RecordIn", "DoublePledge"]
 
-log = logging.getLogger(__name__)
 ENTRIES = EntryDoc.__table__  # type: ignore[attr-defined]
 PARTIES = Party.__table__  # type: ignore[attr-defined]
 LENDERS = LenderKey.__table__  # type: ignore[attr-defined]
@@ -181,47 +179,26 @@ class ServiceChain:
         self.lenders = PartyAuth(self._lender_key, config.chain_id, config.replay_window_ms)
         self.parties = PartyAuth(self._party_key, config.chain_id, config.replay_window_ms, kind="party")
         self.changes = Changes()
-        self.sealer = Sealer(self.ledger, config.seal_max_entries, config.seal_interval_ms, self._sealed)
-        self.anchorer: AnchorOutbox | None = None
-        self.feed: ReportFeed | None = None
-        self.feed_error: str | None = None
         self.supervision_size = 0
         self._trees: OrderedDict[str, PoolTree] = OrderedDict()  # the last few certified pools' trees, for proofs
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="service-feed", daemon=True)
+        self.loop = FeedLoop(config.supervision_url, config.supervision_token_file, config.feed_interval_ms, sync_lenders=self.sync_lenders,
+                             follow_once=self.follow_once, what="service feed")
+        self.workers = SourceChainWorkers(self.ledger, self.changes, config.chain_id,
+                                          Anchoring(config.judicial_target, config.certs_dir, ANCHORED, _store_codes, config.platform_id,
+                                                    config.platform_name),
+                                          seal_max_entries=config.seal_max_entries, seal_interval_ms=config.seal_interval_ms,
+                                          loop=self.loop.run, name="service-feed")
 
     # --- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self._publish_rules()
         self.ledger.seal()
-        self.sealer.start()
-        if self.config.judicial_target:
-            self.anchorer = AnchorOutbox(self.ledger, self._judicial_channel, self.changes.bump, position=ANCHORED, store_codes=_store_codes,
-                                         names=lambda first, end: {self.config.platform_id: self.config.platform_name})
-            self.anchorer.start()
-        if self.config.supervision_url and self.config.supervision_token_file:
-            self.feed = ReportFeed(self.config.supervision_url, self.config.supervision_token_file.read_text().strip())
-        self._thread.start()
+        self.workers.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
-        self.sealer.stop()
-        if self.anchorer:
-            self.anchorer.stop()
-        if self.feed:
-            self.feed.close()
+        self.workers.stop()
         self.store.close()
-
-    def _sealed(self) -> None:
-        if self.anchorer:
-            self.anchorer.notify()
-        self.changes.bump()
-
-    def _judicial_channel(self) -> Any:
-        return judicial_channel(self.config.judicial_target, self.config.certs_dir, self.config.chain_id)
 
     def _append(self, doc: Document, rows: Any = None) -> int:
         """Append one document with the service's rows in one transaction (hold ``_write``); its index."""
@@ -308,24 +285,6 @@ class ServiceChain:
                      "created_ms": r.created_ms} for r in conn.execute(select(PARTIES).order_by(PARTIES.c.id))]
 
     # --- the feed -----------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        synced, delay = 0.0, self.config.feed_interval_ms / 1000
-        while not self._stopping.is_set():
-            try:
-                if self.feed is not None:
-                    if time.monotonic() - synced > 5:
-                        self.sync_lenders(self.feed.lenders())
-                        synced = time.monotonic()
-                    if self.follow_once(self.feed):
-                        continue
-                self.feed_error = None
-            except (httpx.HTTPError, OSError) as exc:
-                self.feed_error = f"{exc.__class__.__name__}: {exc}"
-                log.warning("the report feed is not answering (%s); retrying", self.feed_error)
-            except Exception:  # keep following; the next tick tries again
-                log.exception("the service feed failed; retrying")
-            self._stopping.wait(delay)
 
     def follow_once(self, feed: ReportFeed) -> bool:
         """Store one page of newly anchored reports; True if it held any (the caller reads on)."""
@@ -709,7 +668,7 @@ class ServiceChain:
     def status(self) -> dict[str, Any]:
         cp = self.ledger.latest_checkpoint()
         return {"chain_id": self.config.chain_id, "size": cp.checkpoint.size if cp else 0, "feed_position": self.mirror.position(),
-                "supervision_size": self.supervision_size, "feed_error": self.feed_error,
+                "supervision_size": self.supervision_size, "feed_error": self.loop.error,
                 "rules": {"version": self.rules.version, "sha256": self.rules.sha256}}
 
 
