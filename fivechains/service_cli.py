@@ -25,7 +25,7 @@ from .token_options import TokenFile, resolve_token, token_option
 
 service_app = typer.Typer(help="The service chain (服务链): pool certificates, the pledge registry, transfers of loans.", no_args_is_help=True)
 
-DEFAULT_SERVER = "http://127.0.0.1:8700"
+DEFAULT_SERVER = "http://127.0.0.1:9000"
 
 
 def build_service_chain(settings: Any, supervision: str | None, supervision_token_file: Path | None, judicial: str | None) -> Any:
@@ -50,7 +50,7 @@ def build_service_chain(settings: Any, supervision: str | None, supervision_toke
 def serve(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Database, keys and tokens live here (default: DATA_DIR/service).")] = None,
     host: Annotated[Optional[str], typer.Option(help="Address to listen on (default: 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port to listen on (default: 8700).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on (default: 9000).")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Database URL (default: SQLite in --data-dir).")] = None,
     supervision: Annotated[Optional[str], typer.Option("--supervision", help="The supervision chain's URL (its report feed).")] = None,
     supervision_token_file: Annotated[Optional[Path], typer.Option("--supervision-token-file", help="The supervision chain's regulator token (the feed's credential).")] = None,
@@ -793,7 +793,7 @@ def party_list(ctx: typer.Context, server: Server = DEFAULT_SERVER, token: Opera
 def _set_enabled(ctx: typer.Context, party_id: str, action: str, server: str, token: str | None, token_file: Path | None,
                  data_dir: Path | None, json_out: bool) -> None:
     with _operator_client(ctx, server, token, token_file, data_dir) as client:
-        view = _call(client._send, "POST", f"/v1/admin/parties/{party_id}/{action}")
+        view = _call(client.set_party_enabled, party_id, action == "enable")
     if json_out:
         emit_json(view)
     else:
@@ -955,7 +955,7 @@ def verify_certificate_cmd(
     The key must be given (--vkey or --vkey-file): the trust comes from a key you got from the platform, never from the file checked.
 
     A proof leads from the loan's leaf (its verdict, records' digests and deposit codes) to the certificate's root: a changed byte fails."""
-    from service_chain.certificate import CertificateError, verify_certificate
+    from service_chain.certificate import CertificateError, verify_certificate, verify_proof
 
     if (vkey is None) == (vkey_file is None):
         raise fail("give the service chain's verifier key: --vkey KEY or --vkey-file FILE (exactly one)")
@@ -977,7 +977,7 @@ def verify_certificate_cmd(
         with progress_bar("checking proofs", len(proofs), enabled=not json_out and len(proofs) >= 1000) as update:
             for n, proof in enumerate(proofs, start=1):
                 try:
-                    leaves.append(verify_certificate(note, vkey or "", proof)[1] or {})
+                    leaves.append(verify_proof(certificate, proof))  # the signature was checked once, above
                 except (CertificateError, ValueError) as exc:
                     loan = _leaf_loan(proof)
                     problems.append(f"proof {n}" + (f" (loan {loan})" if loan else "") + f": {exc}")

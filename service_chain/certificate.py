@@ -26,7 +26,7 @@ from evidence.canonical_json import canonical_json
 from .pool_check import LoanVerdict
 
 __all__ = ["CERTIFICATE_HEADER", "PROOF_FORMAT", "Certificate", "CertificateError", "certificate_text", "loan_leaf", "parse_certificate",
-           "verify_certificate", "loan_proof"]
+           "verify_certificate", "verify_proof", "loan_proof"]
 
 CERTIFICATE_HEADER = "fivechains.service/pool-certificate/v1"
 PROOF_FORMAT = "fivechains.service/loan-proof/v1"
@@ -112,8 +112,12 @@ def verify_certificate(note_text: str, vkey: str, proof: dict[str, Any] | None =
     except Exception as exc:  # noqa: BLE001 — any failure to open the note is "not signed by this key"
         raise CertificateError(f"the certificate is not signed by the service chain's key ({exc.__class__.__name__})") from None
     certificate = parse_certificate(note.text)
-    if proof is None:
-        return certificate, None
+    return certificate, None if proof is None else verify_proof(certificate, proof)
+
+
+def verify_proof(certificate: Certificate, proof: dict[str, Any]) -> dict[str, Any]:
+    """The loan's leaf if ``proof`` reaches the root of a certificate already verified (``verify_certificate``):
+    many proofs of one pool cost one signature check."""
     if not isinstance(proof, dict) or proof.get("format") != PROOF_FORMAT:
         raise CertificateError("not a loan proof")
     if proof.get("pool") != certificate.pool or proof.get("size") != certificate.loans:
@@ -135,4 +139,4 @@ def verify_certificate(note_text: str, vkey: str, proof: dict[str, Any] | None =
         raise CertificateError("the leaf is not canonical JSON of an object")
     if body.get("lender_id") != certificate.lender:
         raise CertificateError("the leaf names another lender than the certificate")
-    return certificate, body
+    return body

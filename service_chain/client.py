@@ -18,7 +18,7 @@ from evidence.canonical_json import canonical_json
 from service_kit.auth import body_target
 from service_kit.party_auth import read_text
 
-from .certificate import verify_certificate
+from .certificate import verify_certificate, verify_proof
 from .config import MAX_CHUNK_LOANS
 from .registry import release_text, terms_text
 
@@ -170,6 +170,9 @@ class ServiceClient:
     def add_party(self, party_id: str, name: str, kind: str, public_key: bytes) -> dict[str, Any]:
         return self._send("POST", "/v1/admin/parties", {"id": party_id, "name": name, "kind": kind, "public_key": b64encode(public_key)})
 
+    def set_party_enabled(self, party_id: str, enabled: bool) -> dict[str, Any]:
+        return self._send("POST", f"/v1/admin/parties/{party_id}/{'enable' if enabled else 'disable'}")
+
     def parties(self) -> list[dict[str, Any]]:
         return self._send("GET", "/v1/admin/parties")["parties"]
 
@@ -188,8 +191,8 @@ class ServiceClient:
     @staticmethod
     def verify(certificate: str, vkey: str, proofs: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
         """Check a certificate and loans' proofs offline (CertificateError on the first that fails); the loans' leaves."""
-        verify_certificate(certificate, vkey)
-        return [verify_certificate(certificate, vkey, p)[1] or {} for p in proofs]
+        checked, _ = verify_certificate(certificate, vkey)
+        return [verify_proof(checked, p) for p in proofs]
 
 
 def _root_of(certificate: str) -> str:
