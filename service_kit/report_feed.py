@@ -41,9 +41,13 @@ class ReportFeed:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def page_bytes(self, start: int, limit: int = 10_000) -> bytes:
-        """The JSON of one page, ``{"sealed_size", "next", "reports": [...]}``, from ledger index ``start``."""
-        answer = self.http.get("/v1/feed/reports", params={"start": start, "limit": limit})
+    def page_bytes(self, start: int, limit: int = 10_000, anchored: bool = False) -> bytes:
+        """The JSON of one page, ``{"sealed_size", "anchored_size", "next", "reports": [...]}``, from ledger index ``start``;
+        ``anchored``: only deposits whose block is anchored, so every row has its ``deposit_code``."""
+        params: dict[str, int | str] = {"start": start, "limit": limit}
+        if anchored:  # only when asked: a reader of an older chain keeps working
+            params["anchored"] = "true"
+        answer = self.http.get("/v1/feed/reports", params=params)
         answer.raise_for_status()
         return answer.content
 

@@ -24,6 +24,7 @@ from ..service import JudicialChain
 from ..verification import Evidence
 from .accounts import create_tables, judge_by_token
 from .evidence_input import ArchiveError, InputError, from_upload
+from .holders import ClaimHolders
 from .jobs import FAILED_LOOKUPS_PER_MINUTE, MAX_ITEMS, WORKERS, Job, JobBoard, court_failures
 from .metrics import JudicialMetrics
 from .report import csv_report, render_report
@@ -55,6 +56,26 @@ class BatchIn(BaseModel):
     items: list[ItemIn] = Field(min_length=1)
 
 
+_HOLDER = {"lender_id": "L0001", "loan_id": "L-2026-0001", "holder_id": "B001", "holder_name": "某资产管理公司 Some AMC",
+           "holder_kind": "buyer", "since_ms": 1767182400000, "transfer_index": 12, "transfer_code": "Z9CD-MJPG-EDG6-8A", "pledged": False}
+_STATUS_EXAMPLE = {"job_id": "5f0c…", "case_id": "(2026)粤0192民初9号", "status": "done", "total": 1, "done": 1,
+                   "counts": {"verified": 1, "tampered": 0, "unknown_code": 0, "not_anchored": 0, "malformed": 0},
+                   "items": [{"code": "Z9CD-MJPG-EDG6-8A", "verdict": "verified", "detail": "the evidence matches the deposit",
+                              "lender_id": "L0001", "lender_name": "Yue Xiu Lending", "record_type": "contract",
+                              "deposit_time_ms": 1767182400250, "event_time_ms": 1767182400000,
+                              "supervision_chain": "supervision.fivechains.local/gz", "supervision_index": 17, "supervision_block": 3,
+                              "judicial_index": 40, "judicial_block": 5, "judicial_chain": "judicial.fivechains.local/gz-internet-court",
+                              "digest": "6386…", "holder": _HOLDER}]}
+_STATUS_DOC = (
+    "Progress, then (once `status` is `done`) the verdicts, `offset`/`limit` at a time. When the portal is linked to the "
+    "service chain (服务链), each `verified` item from the supervision chain also has `holder`: who holds the loan's claim, "
+    "as the service chain answered when the item was verified — `lender_id`, `loan_id`, `holder_id`, `holder_name`, "
+    "`holder_kind` (`lender`: never transferred; `buyer`), `since_ms` (since when; for the lender, the contract's event time), "
+    "`transfer_index` and `transfer_code` (the transfer's service-chain index and deposit code; null for the lender) and "
+    "`pledged` — or null when the service chain does not know the entry or could not be asked. In the latter case the job "
+    "also has `\"holders_unavailable\": true` (the verdicts themselves do not depend on it).")
+
+
 def _accepted(job: Job) -> JSONResponse:
     return JSONResponse({"job_id": job.id, "status": job.status, "total": job.total, "status_url": f"/v1/verifications/{job.id}"},
                         status_code=202)
@@ -71,10 +92,11 @@ def _items_from_upload(filename: str, data: bytes) -> list[Evidence]:
 
 
 def create_portal_app(chain: JudicialChain, *, workers: int = WORKERS, failed_lookups_per_minute: int = FAILED_LOOKUPS_PER_MINUTE,
-                      lease_seconds: float = 30.0, trust_forwarded_proto: bool = False) -> FastAPI:
-    """The portal. ``trust_forwarded_proto``: behind a TLS-terminating proxy that sets X-Forwarded-Proto (cookies become Secure)."""
+                      lease_seconds: float = 30.0, trust_forwarded_proto: bool = False, holders: ClaimHolders | None = None) -> FastAPI:
+    """The portal. ``trust_forwarded_proto``: behind a TLS-terminating proxy that sets X-Forwarded-Proto (cookies become Secure).
+    ``holders``: the service chain to ask who holds each verified loan's claim (none: verdicts carry no ``holder``)."""
     create_tables(chain.store.engine)
-    board = JobBoard(chain, workers, failed_lookups_per_minute, lease_seconds)
+    board = JobBoard(chain, workers, failed_lookups_per_minute, lease_seconds, holders)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -89,6 +111,7 @@ def create_portal_app(chain: JudicialChain, *, workers: int = WORKERS, failed_lo
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(SecurityHeaders, policy=CSP)
     app.state.board = board
+    app.state.holders = holders
 
     install_problem_handlers(app)
 
@@ -124,7 +147,8 @@ def create_portal_app(chain: JudicialChain, *, workers: int = WORKERS, failed_lo
         items = await run_in_threadpool(_items_from_upload, bundle.filename or "upload", data)
         return _accepted(await run_in_threadpool(board.submit, who, case_id, items))
 
-    @app.get("/v1/verifications/{job_id}", tags=["verification"], summary="Progress, then the verdicts")
+    @app.get("/v1/verifications/{job_id}", tags=["verification"], summary="Progress, then the verdicts", description=_STATUS_DOC,
+             responses={200: {"description": "The job; its verdicts once done.", "content": {"application/json": {"example": _STATUS_EXAMPLE}}}})
     def status(job_id: Annotated[str, Path(max_length=64)], who: Annotated[str, Depends(judge)],
                offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=MAX_ITEMS)] = MAX_ITEMS) -> JSONResponse:
         return JSONResponse(board.get(job_id, who, window=(offset, limit)).view(offset, limit))

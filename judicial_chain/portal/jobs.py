@@ -10,6 +10,11 @@ Failed look-ups (tampered, unknown code, malformed) are budgeted per judge and m
 chunk reserves budget for its items BEFORE they are looked up (refunding what did not fail):
 items beyond the budget are not looked up and come back as ``not_checked``, so a big batch of
 guessed codes cannot enumerate more than the budget.
+
+With a service chain linked (``ClaimHolders``), each chunk's verified supervision deposits get their
+claim's holder before the chunk is stored: the holder when the court verified, kept with the verdict.
+A chunk whose holders could not be asked is counted in the job's tally (``holders_unavailable``), and
+the job says so once; its verdicts are the same either way.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ from service_kit.problems import InvalidInput, NotFound, RateLimited, TooLarge
 from ..models import CourtFailure, PortalJob, PortalJobChunk
 from ..verification import VERDICTS, Evidence, Verifier
 from .accounts import log_verification
+from .holders import ClaimHolders, HoldersUnavailable
 from .limits import WindowBudget
 
-__all__ = ["Job", "JobStore", "JobBoard", "MAX_ITEMS", "CHUNK", "FAILED_LOOKUPS_PER_MINUTE", "NOT_CHECKED", "ALL_VERDICTS"]
+__all__ = ["Job", "JobStore", "JobBoard", "MAX_ITEMS", "CHUNK", "FAILED_LOOKUPS_PER_MINUTE", "NOT_CHECKED", "ALL_VERDICTS",
+           "HOLDERS_UNAVAILABLE"]
 
 log = logging.getLogger(__name__)
 MAX_ITEMS = 100_000
@@ -46,6 +53,7 @@ LEASE_SECONDS = 30.0
 NOT_CHECKED = "not_checked"
 ALL_VERDICTS = (*VERDICTS, NOT_CHECKED)
 FAILED = ("tampered", "unknown_code", "malformed")
+HOLDERS_UNAVAILABLE = "holders_unavailable"  # in a job's tally: chunks whose claim holders could not be asked
 JOB = PortalJob.__table__  # type: ignore[attr-defined]
 CHUNKS = PortalJobChunk.__table__  # type: ignore[attr-defined]
 FAILURES = CourtFailure.__table__  # type: ignore[attr-defined]
@@ -96,6 +104,8 @@ class Job:
     def view(self, offset: int, limit: int) -> dict[str, Any]:
         out: dict[str, Any] = {"job_id": self.id, "case_id": self.case_id, "status": self.status, "total": self.total,
                                "done": self.done, "counts": self.counts()}
+        if self.tally.get(HOLDERS_UNAVAILABLE):
+            out[HOLDERS_UNAVAILABLE] = True
         if self.status == "done":
             out["items"] = self.results[offset - self.results_from : offset - self.results_from + limit]
         if self.error:
@@ -185,15 +195,17 @@ class JobStore:
         return row.judge_id, row.case_id, row.total
 
     def save_chunk(self, job_id: str, chunk: int, results: list[dict[str, Any]], owner: str,
-                   failures: list[tuple[str, str]] | None = None) -> bool:
-        """Store a chunk's verdicts (and count its tampered items against their depositors), if this process still
-        holds the job (False: another portal took it over)."""
+                   failures: list[tuple[str, str]] | None = None, holders_unavailable: bool = False) -> bool:
+        """Store a chunk's verdicts (and count its tampered items against their depositors, and the chunk if its claim
+        holders could not be asked), if this process still holds the job (False: another portal took it over)."""
         with self.engine.begin() as conn:
             row = conn.execute(select(JOB.c.counts, JOB.c.done, JOB.c.owner).where(JOB.c.id == job_id).with_for_update()).first()
             if row is None or row.owner != owner:
                 return False
             tally = Counter(json.loads(row.counts))
             tally.update(r["verdict"] for r in results)
+            if holders_unavailable:
+                tally[HOLDERS_UNAVAILABLE] += 1
             conn.execute(CHUNKS.update().where(CHUNKS.c.job_id == job_id, CHUNKS.c.chunk == chunk)
                          .values(results=_dump(results)))
             _count_failures(conn, failures or [])
@@ -238,8 +250,9 @@ class JobBoard:
     """Accepts jobs, runs them on a fixed pool of ``workers`` threads, and resumes orphaned ones."""
 
     def __init__(self, chain: Any, workers: int = WORKERS, failed_lookups_per_minute: int = FAILED_LOOKUPS_PER_MINUTE,
-                 lease_seconds: float = LEASE_SECONDS) -> None:
+                 lease_seconds: float = LEASE_SECONDS, holders: ClaimHolders | None = None) -> None:
         self.chain = chain
+        self.holders = holders
         self.verifier = Verifier(chain)
         self.store = JobStore(chain.store.engine)
         self.budget = WindowBudget(failed_lookups_per_minute)
@@ -322,7 +335,8 @@ class JobBoard:
                 else:
                     items = self.store.inputs(job_id, chunk)
                 verdicts, failures = self._check(judge, items)
-                if not self.store.save_chunk(job_id, chunk, verdicts, self.instance, failures):
+                unavailable = not self._add_holders(verdicts)
+                if not self.store.save_chunk(job_id, chunk, verdicts, self.instance, failures, unavailable):
                     return  # another portal holds the job now
             job = self.store.get(job_id, judge)
             if self.store.finish(job_id, self.instance, "done"):
@@ -330,6 +344,29 @@ class JobBoard:
         except Exception as exc:  # the job reports it; the server goes on
             log.exception("verification job %s failed", job_id)
             self.store.finish(job_id, self.instance, "failed", f"{exc.__class__.__name__}: {exc}")
+
+    def _add_holders(self, verdicts: list[dict[str, Any]]) -> bool:
+        """Give each verified verdict from the linked supervision chain its claim's ``holder`` (null if the service chain
+        does not know the index, or could not be asked); False when it could not be asked. Never raises: a verdict
+        does not depend on the service chain."""
+        if self.holders is None:
+            return True
+        ours = [v for v in verdicts if v["verdict"] == "verified" and v.get("supervision_chain") == self.holders.supervision_chain]
+        if not ours:
+            return True
+        found: dict[int, dict[str, Any]] = {}
+        asked = True
+        try:
+            found = self.holders.holders([v["supervision_index"] for v in ours])
+        except HoldersUnavailable as exc:
+            log.warning("claim holders unavailable: %s", exc)
+            asked = False
+        except Exception as exc:  # a fault in the asking: still no reason to fail the court's verdicts
+            log.warning("claim holders unavailable (%s)", exc.__class__.__name__)
+            asked = False
+        for v in ours:
+            v["holder"] = found.get(v["supervision_index"])
+        return asked
 
     def _check(self, judge: str, items: list[Evidence]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
         """Verdicts for a chunk, and the depositors of its tampered items: each slice reserves budget for all its items

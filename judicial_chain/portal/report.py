@@ -16,6 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from .holders import UNAVAILABLE_NOTE, holder_line
+
 __all__ = ["LABELS", "templates", "render_report", "csv_report", "REPORT_CSS_HASH"]
 
 LABELS = {
@@ -29,6 +31,8 @@ LABELS = {
 HERE = Path(__file__).parent
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 templates.globals["LABELS"] = LABELS
+templates.globals["holder_line"] = holder_line  # plain text: the templates' autoescape escapes it
+templates.globals["HOLDERS_UNAVAILABLE"] = UNAVAILABLE_NOTE
 REPORT_CSS = (HERE / "static" / "report.css").read_text()
 REPORT_CSS_HASH = "sha256-" + base64.b64encode(hashlib.sha256(REPORT_CSS.encode()).digest()).decode()
 CSV_COLUMNS = ["code", "verdict", "path", "line", "lender_id", "deposit_time_ms", "supervision_index", "judicial_index", "detail"]

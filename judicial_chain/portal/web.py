@@ -25,7 +25,8 @@ from service_kit.problems import ServiceError
 
 from .accounts import AccountError, PasswordExpired, account_state, change_password, judge_by_password
 from .evidence_input import ArchiveError, InputError, from_pasted, from_upload
-from .jobs import Job, JobBoard
+from .holders import UNAVAILABLE_NOTE, holder_line
+from .jobs import HOLDERS_UNAVAILABLE, Job, JobBoard
 from .limits import WindowBudget
 from .report import LABELS, csv_report, render_report, templates
 from .security import is_https, new_token, same_token
@@ -76,6 +77,14 @@ class Sessions:
     def drop(self, sid: str | None) -> None:
         with self._lock:
             self._by_id.pop(sid or "", None)
+
+
+def _shown(item: dict[str, Any]) -> dict[str, Any]:
+    """A verdict as the job page's script shows it: no bundle; the claim holder as its line of text (the script sets it as text)."""
+    out = {k: v for k, v in item.items() if k != "bundle"}
+    if "holder" in item:
+        out["holder_text"] = holder_line(item["holder"])
+    return out
 
 
 def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -236,7 +245,7 @@ def add_web_routes(app: FastAPI, chain: Any, board: JobBoard, trust_forwarded_pr
     @app.get("/web/jobs/{job_id}", include_in_schema=False)
     def job_page(request: Request, job_id: str) -> Response:
         job = _job(request, job_id, results=False)
-        return job if not isinstance(job, Job) else _page("job.html", job=job, labels=LABELS)
+        return job if not isinstance(job, Job) else _page("job.html", job=job, labels=LABELS, holders_unavailable=UNAVAILABLE_NOTE)
 
     @app.get("/web/jobs/{job_id}/status", include_in_schema=False)
     def job_status(request: Request, job_id: str) -> Response:
@@ -247,7 +256,7 @@ def add_web_routes(app: FastAPI, chain: Any, board: JobBoard, trust_forwarded_pr
             return JSONResponse({"error": "sign in"}, status_code=401)
         view = job.view(0, len(job.results))
         if "items" in view:
-            view["items"] = [{k: v for k, v in i.items() if k != "bundle"} for i in view["items"]]
+            view["items"] = [_shown(i) for i in view["items"]]
         return JSONResponse(view)
 
     @app.get("/web/jobs/{job_id}/report.html", include_in_schema=False)
@@ -262,7 +271,8 @@ def add_web_routes(app: FastAPI, chain: Any, board: JobBoard, trust_forwarded_pr
             return job
         bundles = board.verifier.bundles([r["judicial_index"] for r in job.results if r["verdict"] == "verified"])
         items = [dict(r, bundle=bundles[r["judicial_index"]]) if r["verdict"] == "verified" else r for r in job.results]
-        body = json.dumps({"case_id": job.case_id, "counts": job.counts(), "items": items}, ensure_ascii=False, indent=2)
+        noted = {HOLDERS_UNAVAILABLE: True} if job.tally.get(HOLDERS_UNAVAILABLE) else {}
+        body = json.dumps({"case_id": job.case_id, "counts": job.counts(), **noted, "items": items}, ensure_ascii=False, indent=2)
         return Response(body, media_type="application/json", headers={"Content-Disposition": f'attachment; filename="verification-{job.id}.json"'})
 
     @app.get("/web/jobs/{job_id}/report.csv", include_in_schema=False)

@@ -157,11 +157,11 @@ def test_both_decoders_take_a_report_as_an_object_and_consent_as_a_record_type()
 
 
 def test_the_page_is_the_same_json_with_plain_strings_or_not() -> None:
-    rows = [(3, "L1", "repayment", "loan-1", 5, 9, digest(1), "cd" * 32, None, report_json(parse_report("repayment", REPORTS["repayment"])).decode()),
-            (4, "L1", "consent", "loan-2", 6, 9, digest(2), "ef" * 32, '{"k":"天河"}', report_json(parse_report("consent", REPORTS["consent"])).decode())]
-    odd = [rows[0], (5, 'L"2', "overdue", "loan\\3", 7, 9, digest(3), "01" * 32, None, '{"amount_overdue":1,"days_past_due":1}')]
+    rows = [(3, "L1", "repayment", "loan-1", 5, 9, digest(1), "cd" * 32, None, report_json(parse_report("repayment", REPORTS["repayment"])).decode(), None),
+            (4, "L1", "consent", "loan-2", 6, 9, digest(2), "ef" * 32, '{"k":"天河"}', report_json(parse_report("consent", REPORTS["consent"])).decode(), None)]
+    odd = [rows[0], (5, 'L"2', "overdue", "loan\\3", 7, 9, digest(3), "01" * 32, None, '{"amount_overdue":1,"days_past_due":1}', None)]
     for page in (rows, odd):
-        answer = json.loads(reports_page(page, 10, 10))
+        answer = json.loads(reports_page(page, 10, 10, 0))
         assert answer["sealed_size"] == 10 and answer["next"] == 10
         assert [(r["index"], r["lender_id"], r["loan_id"], r.get("metadata"), r["report"]) for r in answer["reports"]] == \
                [(r[0], r[1], r[3], None if r[8] is None else json.loads(r[8]), json.loads(r[9])) for r in page]
@@ -223,7 +223,7 @@ def test_every_report_type_is_in_the_feed_with_its_exact_canonical_report(server
         assert (entry.digest, entry.lender_id, entry.record_type, entry.event_time_ms, entry.deposit_time_ms) == \
                (row["digest"], row["lender_id"], row["record_type"], row["event_time_ms"], row["deposit_time_ms"])
         assert set(row) <= {"index", "lender_id", "record_type", "loan_id", "event_time_ms", "deposit_time_ms", "digest",
-                            "commitment_salt", "metadata", "report"}
+                            "commitment_salt", "deposit_code", "metadata", "report"}
 
 
 BAD = [  # (record type, report, detail expected for an item at index 1)
@@ -265,7 +265,7 @@ def test_the_feed_needs_the_regulator_token_and_bounds_its_pages(server, lenders
     for params in ({"limit": 10_001}, {"limit": 0}, {"start": -1}, {"limit": "many"}):
         refused = feed(server, **params)
         assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json"), params
-    assert feed(server, limit=10_000).json() == {"sealed_size": 0, "next": 0, "reports": []}
+    assert feed(server, limit=10_000).json() == {"sealed_size": 0, "anchored_size": 0, "next": 0, "reports": []}
 
 
 def test_the_lenders_feed_names_every_key(server, lenders) -> None:
@@ -315,7 +315,7 @@ def test_paging_with_next_covers_every_sealed_report_once(tmp_path: Path, reques
             start = page["next"]
         assert seen == expected  # each once, in ledger order, only sealed ones (2,000..2,599 are not)
         assert [r["index"] for r in feed(srv, start=1990, limit=5).json()["reports"]] == [i for i in expected if i >= 1990][:5]
-        assert feed(srv, start=2000).json() == {"sealed_size": 2000, "next": 2000, "reports": []}
+        assert feed(srv, start=2000).json() == {"sealed_size": 2000, "anchored_size": 0, "next": 2000, "reports": []}
     finally:
         srv.stop()
 

@@ -13,6 +13,7 @@ function render() {
     tr.append(cell((r.path || "") + (r.line ? ":" + r.line : "")), cell(r.code));
     const v = cell(LABELS[r.verdict]); v.className = r.verdict; tr.append(v);
     tr.append(cell(r.lender_id ? r.lender_id + (r.lender_name ? " " + r.lender_name : "") : ""), cell(r.deposit_time_ms ? new Date(r.deposit_time_ms).toISOString() : ""), cell(r.supervision_index), cell(r.judicial_index));
+    const holder = cell(r.holder_text); holder.className = "holder"; tr.append(holder);
     body.append(tr);
   }
 }
@@ -29,6 +30,7 @@ async function poll() {
   document.getElementById("done").textContent = s.done;
   document.getElementById("counts").replaceChildren(...Object.entries(s.counts).map(([k, n]) => {
     const span = document.createElement("span"); span.className = k; span.id = "count-" + k; span.textContent = LABELS[k] + ": " + n; return span; }));
+  document.getElementById("holders-unavailable").hidden = !s.holders_unavailable;
   if (s.status === "done") {
     rows = s.items; render();
     document.getElementById("results").hidden = false;
