@@ -27,13 +27,14 @@ from chain.ledger import Ledger
 from chain.note import format_vkey
 from chain_sql import open_store
 from chain_sql.migrations import upgrade_schema
-from service_kit.anchoring import AnchoredBlock, AnchorOutbox, judicial_channel
+from service_kit.anchoring import AnchoredBlock
 from service_kit.auth import TokenDigest
 from service_kit.data_files import data_dir_lock, secret_token
 from service_kit.feed_lenders import lender_key, save_lenders
 from service_kit.party_auth import PartyAuth
 from service_kit.problems import Forbidden, InvalidInput, NotFound, ServiceError
-from service_kit.sealing import Changes, Sealer
+from service_kit.sealing import Changes
+from service_kit.source_chain import Anchoring, SourceChainWorkers
 
 from .closed_loop import ACTIVE, StepRefused, check_body, next_state, step_text
 from .config import DEFAULT_OFFICER, KEY_FILE, OFFICER_KEY_FILE, TOKEN_FILE, RiskConfig
@@ -109,8 +110,6 @@ class RiskChain:
         self.officers = PartyAuth(self._officer_key, config.chain_id, config.replay_window_ms, kind="officer")
         self.lenders = PartyAuth(self._lender_key, config.chain_id, config.replay_window_ms)
         self.changes = Changes()
-        self.sealer = Sealer(self.ledger, config.seal_max_entries, config.seal_interval_ms, self._sealed)
-        self.anchorer: AnchorOutbox | None = None
         self.position = 0  # the next supervision index the feed asks from
         self.supervision_size = 0  # the supervision chain's sealed size when the figures were last brought up to date
         self.supervision_checkpoint: str | None = None
@@ -122,36 +121,25 @@ class RiskChain:
         self.multihead: dict[str, float] = {}  # the credit chain's latest share of each lender's multi-head borrowers
         self.multihead_source: dict[str, Any] = {}  # where it came from: the credit chain's id, checkpoint and when it was read
         self._complaints_loaded = False
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="risk-feed", daemon=True)
+        self.workers = SourceChainWorkers(self.ledger, self.changes, config.chain_id,
+                                          Anchoring(config.judicial_target, config.certs_dir, ANCHORED, _store_codes, config.centre_id,
+                                                    config.centre_name),
+                                          seal_max_entries=config.seal_max_entries, seal_interval_ms=config.seal_interval_ms,
+                                          loop=self._run, name="risk-feed")
 
     # --- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         self._load_complaints()
-        self.sealer.start()
-        if self.config.judicial_target:
-            self.anchorer = AnchorOutbox(self.ledger, self._judicial_channel, self.changes.bump, position=ANCHORED,
-                                         store_codes=_store_codes, names=lambda first, end: {self.config.centre_id: self.config.centre_name})
-            self.anchorer.start()
-        self._thread.start()
+        self.workers.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
-        self.sealer.stop()
-        if self.anchorer:
-            self.anchorer.stop()
+        self.workers.stop()
         self.store.close()
 
-    def _sealed(self) -> None:
-        if self.anchorer:
-            self.anchorer.notify()
-        self.changes.bump()
-
-    def _judicial_channel(self) -> Any:
-        return judicial_channel(self.config.judicial_target, self.config.certs_dir, self.config.chain_id)
+    @property
+    def anchorer(self) -> Any:
+        return self.workers.anchorer
 
     # --- parties and credentials -----------------------------------------------------------------
 
@@ -214,13 +202,13 @@ class RiskChain:
 
     # --- the feed and the figures -----------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, stopping: threading.Event) -> None:
         client = None
         if self.config.supervision_url and self.config.supervision_token_file:
             token = self.config.supervision_token_file.read_text().strip()
             client = FeedClient(self.config.supervision_url, token)
         synced, delay = 0.0, self.config.feed_interval_ms / 1000
-        while not self._stopping.is_set():
+        while not stopping.is_set():
             try:
                 if client is not None:
                     if time.monotonic() - synced > 5:
@@ -243,7 +231,7 @@ class RiskChain:
                 log.warning("the report feed is not answering (%s); retrying", self.feed_error)
             except Exception:  # keep following; the next tick tries again
                 log.exception("the risk feed failed; retrying")
-            self._stopping.wait(delay)
+            stopping.wait(delay)
         if client is not None:
             client.close()
 
