@@ -57,7 +57,8 @@ def _up(data_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
                              "--judicial-port", str(free_port()), "--portal-port", str(free_port()), "--risk-port", str(free_port()),
                              "--credit-port", str(free_port()), "--seal-interval-ms", "100", *extra],
                             stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), "FIVECHAINS_CREDIT__ENABLED": "false"})  # its entries would move the counts
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "FIVECHAINS_CREDIT__ENABLED": "false",
+                                 "FIVECHAINS_SERVICE__ENABLED": "false"})  # their entries would move the counts
     for _ in range(300):
         assert proc.poll() is None, "fivechains up exited; see up.log"
         try:
