@@ -17,7 +17,6 @@ import httpx
 import msgspec
 
 from evidence.deposit_codes import CodeError, format_code, normalize
-from supervision_chain.config import DEFAULT_CHAIN_ID as SUPERVISION_CHAIN
 
 __all__ = ["ClaimHolders", "HoldersUnavailable", "MAX_INDEXES", "holder_line", "UNKNOWN_HOLDER", "UNAVAILABLE_NOTE"]
 
@@ -53,7 +52,7 @@ class ClaimHolders:
     """The service chain's court endpoint. ``supervision_chain``: the source chain whose indexes it knows (verdicts
     anchored from any other source, e.g. the risk chain, are never asked about)."""
 
-    def __init__(self, url: str, token_file: Path, timeout: float = 10, *, supervision_chain: str = SUPERVISION_CHAIN) -> None:
+    def __init__(self, url: str, token_file: Path, timeout: float = 10, *, supervision_chain: str) -> None:
         self.url = url.rstrip("/")
         self.token_file = token_file
         self.supervision_chain = supervision_chain

@@ -191,7 +191,7 @@ def test_no_holders_linked_or_another_source_chain_leaves_the_verdicts_as_they_w
         assert all("holder" not in i for i in view["items"]) and "holders_unavailable" not in view
     finally:
         plain.stop()
-    other = ClaimHolders(service.url, token_file)  # follows the default supervision chain, not this judicial chain's SOURCE
+    other = ClaimHolders(service.url, token_file, supervision_chain="supervision.fivechains.local/gz")  # another chain than SOURCE
     portal = Portal(data_dir, holders=other).start()
     try:
         view = _verify(portal, auth, codes)
@@ -205,7 +205,7 @@ def test_the_client_chunks_by_ten_thousand_and_refuses_what_is_not_the_contract(
     many = {i: dict(BUYER, supervision_index=i) for i in range(0, 25_000, 7)}
     stand_in = ServiceStandIn(many).start()
     try:
-        with ClaimHolders(stand_in.url, token_file) as holders:
+        with ClaimHolders(stand_in.url, token_file, supervision_chain=SOURCE) as holders:
             found = holders.holders(list(range(25_000)) + [3, 3])
         assert [len(r) for r in stand_in.requests] == [10_000, 10_000, 5_000]
         assert set(found) == set(many) and found[7] == _holder(BUYER)
@@ -216,14 +216,14 @@ def test_the_client_chunks_by_ten_thousand_and_refuses_what_is_not_the_contract(
                    {"holders": [dict(BUYER, holder_name="x" * 401)]}):
         bad = ServiceStandIn({}, answer=answer).start()
         try:
-            with ClaimHolders(bad.url, token_file) as holders, pytest.raises(HoldersUnavailable) as raised:
+            with ClaimHolders(bad.url, token_file, supervision_chain=SOURCE) as holders, pytest.raises(HoldersUnavailable) as raised:
                 holders.holders([0])
             assert TOKEN not in str(raised.value)
         finally:
             bad.stop()
     extra = ServiceStandIn({}, answer={"holders": [BUYER, dict(BUYER, supervision_index=99)]}).start()
     try:
-        with ClaimHolders(extra.url, token_file) as holders:
+        with ClaimHolders(extra.url, token_file, supervision_chain=SOURCE) as holders:
             assert set(holders.holders([0])) == {0}  # an index not asked about is not taken
     finally:
         extra.stop()
