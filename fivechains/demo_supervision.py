@@ -36,16 +36,18 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
     """Start `fivechains up`, deposit as a lender, show the codes, prepare a case for the court portal."""
     console.rule("[bold]fivechains up[/] — supervision chain (监管链) → judicial chain (司法链): a lender deposits, codes come back")
     system_dir = data_dir / "system"
-    sport, jport, pport, rport, cport = _free_port(), _free_port(), _free_port(), _free_port(), _free_port()
+    sport, jport, pport, rport, cport, vport = _free_port(), _free_port(), _free_port(), _free_port(), _free_port(), _free_port()
     url = f"http://127.0.0.1:{sport}"
     risk = f"http://127.0.0.1:{rport}"
     credit = f"http://127.0.0.1:{cport}"
+    service = f"http://127.0.0.1:{vport}"
     portal = f"http://127.0.0.1:{pport}"
     log_path = data_dir / "up.log"
     command = [sys.executable, "-m", "fivechains.cli", "up", "--data-dir", str(system_dir),
                "--supervision-port", str(sport), "--judicial-port", str(jport), "--portal-port", str(pport), "--risk-port", str(rport),
-               "--credit-port", str(cport), "--seal-interval-ms", "200", "--suite", suite]
-    console.print("$ fivechains up --data-dir " + str(system_dir) + f" --supervision-port {sport} --judicial-port {jport} --suite {suite}")
+               "--credit-port", str(cport), "--service-port", str(vport), "--seal-interval-ms", "200", "--suite", suite]
+    console.print("$ fivechains up --data-dir " + str(system_dir) + f" --supervision-port {sport} --judicial-port {jport} "
+                  f"--service-port {vport} --suite {suite}", soft_wrap=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -105,13 +107,23 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
         from .demo_credit import run_credit_demo
 
         run_credit_demo(data_dir, system_dir, url, credit)
-        _regulator(data_dir, system_dir, url, portal, jport, risk, credit)
+        from .demo_service import run_court_demo, run_service_demo
+
+        story = run_service_demo(data_dir, system_dir, url, service, portal, suite)
+        run_court_demo(data_dir, system_dir, url, service, portal, story)
+        _regulator(data_dir, system_dir, url, portal, jport, risk, credit, service, story.pledge_index)
         console.rule("[bold]court portal 法院存证核验[/]")
         console.print("verify the demo case in a browser · 在浏览器中核验演示案件:")
         console.print(f"  portal   {portal}/web/login", soft_wrap=True)
         console.print(f"  judge    {judge_id}", soft_wrap=True)
         console.print(f"  password {password}  (one-time: the portal asks you to choose your own at sign-in)", soft_wrap=True)
         console.print(f"  case     {case_zip.resolve()}  (two records verify; one was edited after deposit: tampered)", soft_wrap=True)
+        console.print("the regulator's pages · 监管页面 (sign in with the token in the file named):")
+        for label, page, token_file in (("supervision 监管链", f"{url}/regulator/", system_dir / "supervision" / "regulator.token"),
+                                        ("risk 风控链      ", f"{risk}/risk/", system_dir / "risk" / "regulator.token"),
+                                        ("credit 征信链    ", f"{credit}/credit/", system_dir / "credit" / "regulator.token"),
+                                        ("service 服务链   ", f"{service}/service/", system_dir / "service" / "regulator.token")):
+            console.print(f"  {label} {page}  ({token_file})", soft_wrap=True, highlight=False)
         if keep_running:
             console.print("the system keeps running; press Ctrl-C to stop")
             try:
@@ -126,29 +138,92 @@ def run_supervision_demo(data_dir: Path, keep_running: bool = False, suite: str 
             proc.kill()
 
 
-def _regulator(data_dir: Path, system_dir: Path, url: str, portal: str, jport: int, risk: str, credit: str) -> None:
-    """The regulator audits every chain from what they publish, and has a dashboard."""
-    console.rule("[bold]regulator 监管[/] — audit every chain, and the dashboard")
+SERVICE_CHAIN_DB = Path("service") / "service.db"
+
+
+def _audit(fc: list[str], args: list[str], state: Path, *, settle: float = 0) -> dict:
+    """One `fivechains audit --json` run; with ``settle``, retried that many seconds while the last blocks are still being anchored."""
+    deadline = time.monotonic() + settle
+    while True:
+        done = subprocess.run([*fc, *args, "--state", str(state), "--json"], capture_output=True, text=True, timeout=600)
+        report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {"ok": False, "findings": [done.stderr.strip()]}
+        if report["ok"] or time.monotonic() >= deadline:
+            return report
+        time.sleep(1)
+
+
+def _findings(report: dict) -> str:
+    named = []
+    for f in report["findings"]:
+        if not isinstance(f, dict):
+            named.append(str(f))
+            continue
+        where = ", ".join(p for p in (f"block {f['block']}" if f.get("block") is not None else "",
+                                      f"entry {f['entry']}" if f.get("entry") is not None else "") if p)
+        named.append(f"{f['chain']}{' (' + where + ')' if where else ''}: {f['problem']}")
+    return "; ".join(named)
+
+
+def _regulator(data_dir: Path, system_dir: Path, url: str, portal: str, jport: int, risk: str, credit: str, service: str,
+               pledge_index: int | None) -> None:
+    """The regulator audits all five chains from what they publish, sees a changed service entry named, and has the pages."""
+    console.rule("[bold]regulator 监管[/] — audit all five chains, and the dashboard")
     certs = system_dir / "certs"
     fc = [sys.executable, "-m", "fivechains.cli"]
     subprocess.run([*fc, "judicial", "certs", "--certs", str(certs), "--client", "regulator.demo"], check=True, capture_output=True)
     judicial_vkey = httpx.get(portal + "/v1/chain").json()["vkey"]
     args = ["audit", "--supervision", url, "--judicial", f"127.0.0.1:{jport}", "--certs", str(certs), "--cert-name", "regulator.demo",
-            "--judicial-vkey", judicial_vkey, "--risk", risk, "--credit", credit, "--state", str(data_dir / "audit-state"), "--json"]
-    done = subprocess.run([*fc, *args], capture_output=True, text=True)
-    report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {"ok": False, "findings": [done.stderr.strip()]}
-    verdict = "[green]OK[/]" if report["ok"] else f"[red]FAILED[/] {report['findings']}"
-    console.print(f"$ fivechains audit --supervision {url} --judicial 127.0.0.1:{jport} --risk {risk} --credit {credit} --state {data_dir / 'audit-state'} … → {verdict}",
-                  soft_wrap=True)
+            "--judicial-vkey", judicial_vkey, "--risk", risk, "--credit", credit, "--service", service]
+    shown = (f"$ fivechains audit --supervision {url} --judicial 127.0.0.1:{jport} --risk {risk} --credit {credit} --service {service}")
+    state = data_dir / "audit-state"
+    report = _audit(fc, args, state, settle=60)
+    verdict = "[green]OK[/]" if report["ok"] else f"[red]FAILED[/] {_findings(report)}"
+    console.print(f"{shown} --state {state} … → {verdict}", soft_wrap=True, highlight=False)
     if report["ok"]:
         lag = report["anchoring_lag_ms"]
-        sv, jc, rk, cr = report["supervision"], report["judicial"], report["risk"], report["credit"]
-        console.print(f"  {report['mode']} audit: {sv['checked_entries']} of {sv['entries']} supervision, {rk['checked_entries']} of "
-                      f"{rk['entries']} risk, {cr['checked_entries']} of {cr['entries']} credit and {jc['checked_entries']} of "
-                      f"{jc['entries']} judicial entries replayed, every anchor matched; anchoring lag mean {lag['mean']} ms "
-                      "(the state is kept: the next audit checks only what is new)")
+        sv, jc, rk, cr, sc = report["supervision"], report["judicial"], report["risk"], report["credit"], report["service"]
+        console.print(f"  {report['mode']} audit of all five chains: {sv['checked_entries']} of {sv['entries']} supervision, {rk['checked_entries']} of "
+                      f"{rk['entries']} risk, {cr['checked_entries']} of {cr['entries']} credit, {sc['checked_entries']} of {sc['entries']} service "
+                      f"and {jc['checked_entries']} of {jc['entries']} judicial entries replayed, every anchor matched; anchoring lag mean "
+                      f"{lag['mean']} ms (the state is kept: the next audit checks only what is new)", soft_wrap=True, highlight=False)
     console.print(f"  dashboard {url}/regulator/  (sign in with the token in {system_dir / 'supervision' / 'regulator.token'})", soft_wrap=True)
     console.print(f"  metrics   {url}/metrics · {portal}/metrics", soft_wrap=True)
+    if pledge_index is not None:
+        _tampered_service_entry(data_dir, system_dir, fc, args, shown, pledge_index)
+
+
+def _tampered_service_entry(data_dir: Path, system_dir: Path, fc: list[str], args: list[str], shown: str, index: int) -> None:
+    """A clerk edits the pledge's entry in the service chain's database: a full audit (its own state, the kept one untouched)
+    names the chain and the entry; the row is put back byte for byte, and the audit is OK again."""
+    import shutil
+    import sqlite3
+
+    db = system_dir / SERVICE_CHAIN_DB
+    with sqlite3.connect(db, timeout=30) as conn:
+        original = conn.execute("SELECT data FROM ledger_entry WHERE idx = ?", (index,)).fetchone()[0]
+    blob = bytes(original) if not isinstance(original, str) else original.encode()
+    changed = blob.replace(b"pledge", b"pledgx", 1) if b"pledge" in blob else blob[:-1] + bytes([blob[-1] ^ 1])
+    check_state = data_dir / "audit-state-check"
+    console.print(f"a clerk edits the pledge's entry {index} directly in the service chain's database "
+                  f"({db.name}, table ledger_entry, {len(blob)} bytes, one word changed):", soft_wrap=True, highlight=False)
+    try:
+        with sqlite3.connect(db, timeout=30) as conn:
+            conn.execute("UPDATE ledger_entry SET data = ? WHERE idx = ?", (changed if not isinstance(original, str) else changed.decode(), index))
+        shutil.rmtree(check_state, ignore_errors=True)
+        report = _audit(fc, args, check_state)
+        verdict = "[green]OK[/] (the edit was not caught)" if report["ok"] else f"[bold red]FAILED[/]: {_findings(report)}"
+        console.print(f"{shown} --state {check_state.name} (new) … → {verdict}", soft_wrap=True, highlight=False)
+    finally:
+        with sqlite3.connect(db, timeout=30) as conn:
+            conn.execute("UPDATE ledger_entry SET data = ? WHERE idx = ?", (original, index))
+            back = conn.execute("SELECT data FROM ledger_entry WHERE idx = ?", (index,)).fetchone()[0]
+    console.print(f"the row is put back as it was ({'byte for byte' if back == original else '[red]NOT the same bytes[/]'}):",
+                  highlight=False)
+    shutil.rmtree(check_state, ignore_errors=True)
+    report = _audit(fc, args, check_state, settle=30)
+    verdict = "[green]OK[/]" if report["ok"] else f"[red]FAILED[/] {_findings(report)}"
+    console.print(f"{shown} --state {check_state.name} (new) … → {verdict}", soft_wrap=True, highlight=False)
+    shutil.rmtree(check_state, ignore_errors=True)
 
 
 def _demo_case(data_dir: Path, system_dir: Path, records: list, salts: list, views: dict, answer: dict) -> tuple[Path, str, str]:

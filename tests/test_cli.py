@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -64,7 +65,27 @@ def test_keys_generate_and_clear_errors(tmp_path: Path) -> None:
 
 
 def test_demo_shows_the_ledger_working(tmp_path: Path) -> None:
-    out = run("demo", "--data-dir", str(tmp_path / "demo"), "--records", "600").stdout
+    """The whole demo, one story across the five chains: deposits, a warning, a multi-head check, a pool pledged (a second
+    pledge refused) and a loan sold, the court told who holds it, the audit of all five chains and a changed service entry named."""
+    done = subprocess.run([sys.executable, "-m", "fivechains.cli", "demo", "--data-dir", str(tmp_path / "demo"), "--records", "600"],
+                          capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
     assert "OK supervision.demo.fivechains/gz: 5 blocks, 600 entries" in out
     assert "FAILED" in out and "entry 300" in out
     assert "anchored" in out and "DEMO-JUDGE" in out and "demo-case.zip" in out
+    chapters = ["risk-control chain 风控链", "credit chain 征信链", "service chain 服务链", "judicial chain 司法链", "regulator 监管"]
+    assert [out.index(c) for c in chapters] == sorted(out.index(c) for c in chapters)
+    assert "✓ OK 已验证" in out and "6 loan proofs reach its root (3 eligible)" in out  # the certificate and every proof, offline
+    assert "back-filled: the contract was deposited 30.0 h after" in out and "overdue: 45 days past due" in out
+    refusal = next(line for line in out.splitlines() if "409 already-encumbered" in line)
+    assert "pledged, registered" in refusal and "it never names the first funder" in refusal and "F001" not in refusal.split("→")[1]
+    assert "债权持有人 Claim holder: 广州某资产管理公司 Guangzhou Asset Management (B001) since" in out
+    assert "the plaintiff L0001 Yue Xiu Online Lending no longer holds the claim" in out
+    audits = [line for line in out.splitlines() if line.startswith("$ fivechains audit")]
+    assert len(audits) == 3 and all("--service" in a for a in audits) and "full audit of all five chains" in out
+    assert audits[0].endswith("→ OK") and audits[2].endswith("→ OK")
+    assert re.search(r"→ FAILED: service\.fivechains\.local/gz-service-platform \(block \d+, entry \d+\): the entry was changed", audits[1])
+    assert "the row is put back as it was (byte for byte)" in out
+    assert out.index(audits[1]) < out.index("byte for byte") < out.index(audits[2])
+    assert "/service/" in out and "service/regulator.token" in out
