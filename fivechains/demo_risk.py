@@ -65,8 +65,9 @@ def run_risk_demo(data_dir: Path, system_dir: Path, url: str, risk: str, portal:
     warning = None
     for _ in range(300):
         found = httpx.get(risk + "/v1/warnings", params={"state": "opened"}, headers=auth).json()["warnings"]
-        if found:
-            warning = found[0]
+        theirs = [w for w in found if w.get("lender_id") == "L0003"]  # the story's lender: another lender's warning is not this story
+        if theirs:
+            warning = theirs[0]
             break
         time.sleep(0.2)
     if warning is None:

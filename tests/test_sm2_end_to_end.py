@@ -113,7 +113,7 @@ def test_the_demo_runs_on_sm2(tmp_path) -> None:
     from chain.sm2 import SM2PrivateKey
 
     run = subprocess.run([sys.executable, "-m", "fivechains.cli", "demo", "--data-dir", str(tmp_path / "demo"), "--records", "600",
-                          "--no-keep-running", "--suite", "sm2"], capture_output=True, text=True, timeout=300,
+                          "--no-keep-running", "--suite", "sm2"], capture_output=True, text=True, timeout=900,
                          env={**os.environ, "COLUMNS": "200"})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "suite: SM2 + SM3" in run.stdout and run.stdout.count("verified") >= 3 and "→ OK" in run.stdout
