@@ -23,8 +23,9 @@ the funder are ``ServiceClient`` instances in the main thread, every request sig
    same loans, certified before the first was registered, refused (propose → 409). Target: ≥ 50,000 loans/s.
 
 Run through ``./scripts/bench service``; ``--loans 10000 --singles 100`` for a quick run. ``--write`` writes the
-section of BENCHMARKS.md (otherwise it is only printed); ``--json`` prints the figures; ``--profile`` runs
-``ServiceChain.add_loans`` on one chunk in process under cProfile and puts the top functions in the notes.
+section of BENCHMARKS.md (otherwise it is only printed); ``--json`` prints the figures (``--render FILE`` turns them into
+the section later, with ``--note`` paragraphs); ``--profile`` profiles, after the timed runs and in process,
+``ServiceChain.add_loans`` on one chunk and a refusal and a registration, and puts the top functions in the notes.
 """
 
 from __future__ import annotations
@@ -302,12 +303,18 @@ def profile_add_loans(chain: Any, loans: list[dict[str, Any]], top: int) -> tupl
 
 
 def profile_registry(chain: Any, lender: ServiceClient, lender_key: Any, funder_key: Any, registered: str, first: str, second: str,  # noqa: ANN401
-                     top: int) -> dict[str, tuple[float, list[str]]]:
-    """In process, after the timed runs: the refusal of the second big pool again (``ServiceChain.propose`` → DoublePledge)
-    under cProfile; then the first pool's pledge released, proposed again and its ``accept`` profiled (so the pool ends
-    pledged as before)."""
+                     single: tuple[str, str], top: int) -> dict[str, tuple[float, list[str]]]:
+    """In process, after the timed runs: a single-loan pool's pledge (``single``: its registration and pool) released,
+    proposed again and its ``accept`` profiled; the refusal of the second big pool again (``ServiceChain.propose`` →
+    DoublePledge); then the first big pool's pledge released, proposed again and its ``accept`` profiled (so every pool
+    ends pledged as before)."""
     amount, term = 10_000_000_000, 36
     out = {}
+    chain.release(FUNDER, single[0], funder_key.sign(release_text(chain.config.chain_id, single[0]).encode()))
+    rid = f"R-profile-one-{time.perf_counter_ns()}"
+    terms = lender.terms(lender.pool(single[1]), rid, 1_000_000, 12)
+    chain.propose(LENDER, single[1], rid, 1_000_000, 12, lender_key.sign(terms_text(terms).encode()))
+    out["accept_one"] = profiled(top, chain.accept, FUNDER, rid, funder_key.sign(terms_text(terms).encode()))
     rid = f"R-profile-refusal-{time.perf_counter_ns()}"
     terms = lender.terms(lender.pool(second), rid, amount, term)
     out["propose_refused"] = profiled(top, chain.propose, LENDER, second, rid, amount, term, lender_key.sign(terms_text(terms).encode()))
@@ -320,6 +327,39 @@ def profile_registry(chain: Any, lender: ServiceClient, lender_key: Any, funder_
 
 
 # --- 2 and 3. the registry --------------------------------------------------------------------
+
+
+def http_floor(client: ServiceClient, count: int) -> dict[str, Any]:
+    """The transport's floor in this set-up: ``count`` round trips of ``GET /healthz`` (no signature, no database) from the
+    same client on the same keep-alive connection."""
+    times = []
+    for _ in range(count):
+        t = time.perf_counter()
+        client.http.get("/healthz").raise_for_status()
+        times.append(time.perf_counter() - t)
+    return latencies(times)
+
+
+def durable_commits(path: Path, count: int) -> dict[str, Any]:
+    """The disk's floor for a registration, which appends an entry durably: ``count`` commits of one small row to a scratch
+    SQLite database beside the chain's (WAL, synchronous=FULL, as the chain's store)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (i INTEGER PRIMARY KEY, v BLOB)")
+        times = []
+        for i in range(count):
+            t = time.perf_counter()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t VALUES (?, ?)", (i, os.urandom(200)))
+            conn.execute("COMMIT")
+            times.append(time.perf_counter() - t)
+    finally:
+        conn.close()
+    return latencies(times)
 
 
 def single_pools(chain: Any, loans: list[dict[str, Any]]) -> list[tuple[str, str]]:  # noqa: ANN401
@@ -395,7 +435,7 @@ def register_singles(lender: ServiceClient, funder: ServiceClient, pairs: list[t
             refusal_post_s.append(t6 - t5)
             accept_server_s.append(timed.accept[-1])
             refusal_server_s.append(timed.propose[-1])
-    return {"pools": len(pairs) - warmup, "warmup": warmup, "propose_accept": latencies(both_s), "propose": latencies(propose_s),
+    return {"pools": len(pairs) - warmup, "last": [registration["registration_id"], pairs[-1][0]], "warmup": warmup, "propose_accept": latencies(both_s), "propose": latencies(propose_s),
             "accept": latencies(accept_s), "refusal": latencies(refusal_s), "refusal_post": latencies(refusal_post_s),
             "accept_server": latencies(accept_server_s), "refusal_server": latencies(refusal_server_s)}
 
@@ -472,6 +512,8 @@ def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:  # noqa: ANN401
                 say("a second pool of the same loans (to be refused) …")
                 b = check_pool(lender, pool_loans, timed, say)
                 profiles = {"add_loans": profile_add_loans(chain, pool_loans, args.profile_top)} if args.profile else {}
+                commits = durable_commits(workdir / "commits.db", args.singles)
+                transport = http_floor(lender, args.singles)
                 say(f"registry: {args.singles + args.warmup:,} pairs of single-loan pools (set-up, in process) …")
                 pairs = single_pools(chain, singles)
                 one = register_singles(lender, funder, pairs, args.warmup, timed)
@@ -481,7 +523,7 @@ def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:  # noqa: ANN401
                 say(f"  pool: registered {many['register_per_s']:,} loans/s, refused {many['refusal_per_s']:,} loans/s")
                 if args.profile:
                     profiles.update(profile_registry(chain, lender, lender_key, funder_key, many["registration_id"], a["pool_id"], b["pool_id"],
-                                                     args.profile_top))
+                                                     tuple(one["last"]), args.profile_top))
                 overview = chain.overview()
                 if overview["loans_pledged"] != args.loans + args.singles + args.warmup:
                     raise AssertionError(f"{overview['loans_pledged']} loans pledged, expected {args.loans + args.singles + args.warmup}")
@@ -501,9 +543,10 @@ def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:  # noqa: ANN401
             "second_pool": b["figures"]}
     figures: dict[str, Any] = {
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(), "summary": machine_summary()},
-        "sizes": {"loans": args.loans, "records": len(book.records), "singles": args.singles, "warmup": args.warmup, "database_bytes": db_bytes,
+        "sizes": {"loans": args.loans, "records": len(book.records), "singles": args.singles, "warmup": args.warmup, "seed": args.seed,
+                  "database_bytes": db_bytes,
                   "mirror_rows_per_s": round(rate)},
-        "pool_check": pool, "registry_one": one, "registry_pool": many}
+        "pool_check": pool, "registry_one": {**one, "durable_commit": commits, "http_floor": transport}, "registry_pool": many}
     if profiles:
         figures["profile"] = {name: {"wall_s": round(wall, 3), "top": top} for name, (wall, top) in profiles.items()}
         figures["profile"]["add_loans"]["chunk_loans"] = min(MAX_CHUNK_LOANS, args.loans)
@@ -522,13 +565,19 @@ def main() -> None:
     parser.add_argument("--profile-top", type=int, default=12, help=argparse.SUPPRESS)
     parser.add_argument("--note", action="append", help="a paragraph appended to the section's notes (repeat)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of the section")
+    parser.add_argument("--render", type=Path, metavar="FIGURES", help="no run: the section from figures saved with --json (with --note, --write)")
     parser.add_argument("--write", action="store_true", help="write the section of BENCHMARKS.md (otherwise it is only printed)")
     parser.add_argument("--no-write", action="store_true", help=argparse.SUPPRESS)  # what `scripts/bench all --no-write` passes: the default
     args = parser.parse_args()
     if min(args.loans, args.singles, args.verify_sample) < 1 or args.warmup < 0:
         parser.error("--loans, --singles and --verify-sample must be positive, --warmup not negative")
     say = (lambda text: print(text, file=sys.stderr, flush=True))
-    figures = run(args, say)
+    if args.render:
+        figures = json.loads(args.render.read_text())
+        for name in ("loans", "singles", "warmup", "seed"):
+            setattr(args, name, figures["sizes"][name])
+    else:
+        figures = run(args, say)
     if args.json:
         print(json.dumps(figures, indent=2, ensure_ascii=False))
     else:
@@ -572,6 +621,11 @@ def section(f: dict[str, Any], args: argparse.Namespace) -> str:
         inside = f" (server p50 / p99 {server['p50_ms']:.2f} / {server['p99_ms']:.2f} ms)" if server else ""
         rows.append((f"{name}; {c['n']:,} loans, one client, p50 / p99{inside}", f"{c['p50_ms']:.2f} / {c['p99_ms']:.2f} ms",
                      f"p99 {c['p99_ratio_to_limit']:.2f}× of limit", "p99 < 10 ms", met(c["met"])))
+    c, h = one["durable_commit"], one["http_floor"]
+    rows += [(f"For scale: a bare durable SQLite commit of one small row on this disk (WAL, synchronous=FULL, as the chain's store); "
+              f"{c['n']:,} commits, p50 / p99", f"{c['p50_ms']:.2f} / {c['p99_ms']:.2f} ms", "", "(floor)", ""),
+             (f"For scale: `GET /healthz` (no signature, no database) from the same client, {h['n']:,} round trips, p50 / p99",
+              f"{h['p50_ms']:.2f} / {h['p99_ms']:.2f} ms", "", "(floor)", "")]
     rows += [
         (f"Registration of the {many['loans']:,}-loan pool as the SDK does it: read the pool {many['read_pool_s']:.3f} s (server "
          f"{many['read_pool_server_s']:.3f}) + `POST /v1/registrations` {many['propose_post_s']:.3f} s (server {many['propose_server_s']:.3f}) + "
@@ -606,7 +660,8 @@ def section(f: dict[str, Any], args: argparse.Namespace) -> str:
         pr = f["profile"]
         what = {"add_loans": f"`ServiceChain.add_loans` on one chunk of {pr['add_loans']['chunk_loans']:,} loans (a fresh pool)",
                 "propose_refused": f"`ServiceChain.propose` of the second {many['loans']:,}-loan pool, refused again",
-                "accept": f"`ServiceChain.accept` of the first {many['loans']:,}-loan pool (released and proposed again first)"}
+                "accept": f"`ServiceChain.accept` of the first {many['loans']:,}-loan pool (released and proposed again first)",
+                "accept_one": "`ServiceChain.accept` of a single-loan pool (released and proposed again first)"}
         for name, p_ in pr.items():
             lines += ["", f"Profile, in process after the timed runs: {what[name]} under cProfile ({p_['wall_s']:.3f} s with the profiler); "
                           "top functions by own time:", "", *[f"- {line}" for line in p_["top"]]]
