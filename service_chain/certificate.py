@@ -16,6 +16,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from chain.encoding import b64decode_strict, b64encode
 from chain.errors import ChainError
 from chain.hashing import HashSuite, suite_by_name
@@ -54,14 +56,24 @@ class Certificate:
     time_ms: int
 
 
+_SORTED = msgspec.json.Encoder(order="sorted")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:/-]*")
+_SAFE = 2**53 - 1
+
+
 def loan_leaf(lender_id: str, verdict: LoanVerdict) -> str:
-    """The canonical JSON of one loan's leaf."""
-    return canonical_json({
+    """The canonical JSON of one loan's leaf (msgspec's sorted encoder when that is byte for byte RFC 8785: ids that need
+    no escaping, integers within ±2^53 — the check already limits the rest to hex, codes and fixed words)."""
+    leaf = {
         "lender_id": lender_id, "loan_id": verdict.loan_id, "eligible": verdict.eligible, "claimed_fen": verdict.claimed_fen,
         "outstanding_fen": verdict.outstanding_fen, "exceptions": [e["code"] for e in verdict.exceptions],
         "records": [{"type": d.record_type, "digest": d.digest, "deposit_code": d.deposit_code, "supervision_index": d.index}
                     for d in verdict.records],
-        "salt": secrets.token_hex(16)}).decode()
+        "salt": secrets.token_hex(16)}
+    if (_PLAIN_ID.fullmatch(lender_id) and _PLAIN_ID.fullmatch(verdict.loan_id) and verdict.claimed_fen <= _SAFE
+            and (verdict.outstanding_fen or 0) <= _SAFE and all(_PLAIN_ID.fullmatch(d.record_type) for d in verdict.records)):
+        return _SORTED.encode(leaf).decode()
+    return canonical_json(leaf).decode()
 
 
 def certificate_text(c: Certificate) -> str:

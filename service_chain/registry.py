@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 __all__ = ["Conflict", "pool_conflicts", "claim_states", "register_pledge", "register_transfer", "release_pledge",
            "release_loans", "TERMS_TAG", "RELEASE_TAG", "terms_text", "release_text"]
@@ -35,31 +35,30 @@ def release_text(chain_id: str, registration_id: str) -> str:
     return f"{RELEASE_TAG}\nchain {chain_id}\nregistration {registration_id}\n"
 
 
-_CONFLICTS = text(
-    "SELECT p.loan_id, c.pledged_ms, c.held_ms FROM sc_pool_loan p JOIN sc_claim c ON c.lender_id = :lender AND c.loan_id = p.loan_id "
-    "WHERE p.pool_id = :pool AND p.eligible AND (c.pledge_id IS NOT NULL OR c.holder_id IS NOT NULL) ORDER BY p.seq")
+_CONFLICTS = ("FROM sc_pool_loan p JOIN sc_claim c ON c.lender_id = :lender AND c.loan_id = p.loan_id "
+              "WHERE p.pool_id = :pool AND p.eligible AND (c.pledge_id IS NOT NULL OR c.holder_id IS NOT NULL)")
+_FIRST_CONFLICTS = text(f"SELECT p.loan_id, c.pledged_ms, c.held_ms {_CONFLICTS} ORDER BY p.seq LIMIT :limit")
+_COUNT_CONFLICTS = text(f"SELECT count(*) {_CONFLICTS}")
 
 
-def pool_conflicts(conn: Connection, lender_id: str, pool_id: str) -> list[Conflict]:
-    """The pool's eligible loans already pledged or transferred (when, never to whom)."""
-    out = []
-    for loan_id, pledged_ms, held_ms in conn.execute(_CONFLICTS, {"lender": lender_id, "pool": pool_id}):
-        if held_ms is not None:
-            out.append(Conflict(loan_id, "transferred", held_ms))
-        else:
-            out.append(Conflict(loan_id, "pledged", pledged_ms))
-    return out
+def pool_conflicts(conn: Connection, lender_id: str, pool_id: str, shown: int = 20) -> tuple[list[Conflict], int]:
+    """The first ``shown`` of the pool's eligible loans already pledged or transferred (when, never to whom), and how many
+    there are in all."""
+    params = {"lender": lender_id, "pool": pool_id}
+    first = [Conflict(loan_id, "transferred" if held_ms is not None else "pledged", held_ms if held_ms is not None else pledged_ms)
+             for loan_id, pledged_ms, held_ms in conn.execute(_FIRST_CONFLICTS, {**params, "limit": shown})]
+    return first, (int(conn.execute(_COUNT_CONFLICTS, params).scalar_one()) if len(first) == shown else len(first))
+
+
+_CLAIMS_OF = text("SELECT loan_id, pledged_ms, held_ms FROM sc_claim WHERE lender_id = :lender AND loan_id IN :loans").bindparams(
+    bindparam("loans", expanding=True))
 
 
 def claim_states(conn: Connection, lender_id: str, loan_ids: list[str]) -> dict[str, tuple[int | None, int | None]]:
     """loan id → (pledged since, transferred since) for those of ``loan_ids`` that were ever registered."""
     out: dict[str, tuple[int | None, int | None]] = {}
     for n in range(0, len(loan_ids), 5000):
-        chunk = loan_ids[n:n + 5000]
-        marks = ",".join(f":k{i}" for i in range(len(chunk)))
-        rows = conn.execute(text(f"SELECT loan_id, pledged_ms, held_ms FROM sc_claim WHERE lender_id = :lender AND loan_id IN ({marks})"),
-                            {"lender": lender_id, **{f"k{i}": v for i, v in enumerate(chunk)}})
-        for loan_id, pledged_ms, held_ms in rows:
+        for loan_id, pledged_ms, held_ms in conn.execute(_CLAIMS_OF, {"lender": lender_id, "loans": loan_ids[n:n + 5000]}).all():
             out[loan_id] = (pledged_ms, held_ms)
     return out
 

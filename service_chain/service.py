@@ -32,7 +32,7 @@ from chain.note import format_vkey, sign_note
 from chain_sql import open_store
 from chain_sql.migrations import upgrade_schema
 from evidence.canonical_json import canonical_json
-from evidence.deposit_codes import CodeError, normalize
+from evidence.deposit_codes import ALPHABET, RANDOM_CHARS, CodeError, normalize
 from evidence.digests import digest_bytes, digest_json
 from evidence.private_documents import Document
 from service_kit.anchoring import AnchoredBlock
@@ -65,13 +65,14 @@ POOL_LOANS = PoolLoan.__table__  # type: ignore[attr-defined]
 REGISTRATIONS = Registration.__table__  # type: ignore[attr-defined]
 ANCHORED = AnchoredUpTo.__table__  # type: ignore[attr-defined]
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_STORED_CODE = re.compile(f"[{ALPHABET}]{{{RANDOM_CHARS + 1}}}")
 _HEX = re.compile(r"(?:[0-9a-f]{2}){1,64}")
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 PARTY_KINDS = ("funder", "buyer")
 _KIND_OF_PURPOSE = {"financing": "pledge", "transfer": "transfer"}
 _PARTY_OF_PURPOSE = {"financing": "funder", "transfer": "buyer"}
-_DEPOSITS_OF = ("SELECT idx, loan_id, record_type, event_ms, deposit_ms, digest, deposit_code, amount, rate_bp, dpd FROM sc_record "
-                "WHERE lender_id = :lender AND loan_id IN ({marks}) ORDER BY idx")
+_DEPOSITS_OF = text("SELECT idx, loan_id, record_type, event_ms, deposit_ms, digest, deposit_code, amount, rate_bp, dpd FROM sc_record "
+                    "WHERE lender_id = :lender AND loan_id IN :loans ORDER BY idx").bindparams(bindparam("loans", expanding=True))
 
 
 class DoublePledge(Conflict):
@@ -149,6 +150,10 @@ def _record_digest(n: int, record: RecordIn) -> str:
 
 
 def _code(value: str) -> str:
+    """A quoted code in the form codes are stored in; one already in that form is taken as it is (a wrong check
+    character matches no stored code either, so the verdict is the same), anything else is normalized."""
+    if _STORED_CODE.fullmatch(value):
+        return value
     try:
         return normalize(value)
     except CodeError:
@@ -416,11 +421,8 @@ class ServiceChain:
     def _deposits(self, conn: Connection, lender_id: str, loan_ids: list[str]) -> dict[str, list[Deposit]]:
         out: dict[str, list[Deposit]] = {}
         for n in range(0, len(loan_ids), 5000):
-            chunk = loan_ids[n:n + 5000]
-            marks = ",".join(f":k{i}" for i in range(len(chunk)))
-            rows = conn.execute(text(_DEPOSITS_OF.format(marks=marks)), {"lender": lender_id, **{f"k{i}": v for i, v in enumerate(chunk)}})
-            for idx, loan_id, record_type, event_ms, deposit_ms, digest, code, amount, rate_bp, dpd in rows:
-                out.setdefault(loan_id, []).append(Deposit(idx, record_type, event_ms, deposit_ms, digest, code, amount, rate_bp, dpd))
+            for row in conn.execute(_DEPOSITS_OF, {"lender": lender_id, "loans": loan_ids[n:n + 5000]}).all():
+                out.setdefault(row[1], []).append(Deposit(row[0], *row[2:]))
         return out
 
     def certify(self, lender_id: str, pool_id: str, now_ms: int | None = None) -> dict[str, Any]:
@@ -520,10 +522,11 @@ class ServiceChain:
             "term_months": term_months}).decode()
 
     @staticmethod
-    def _conflict_detail(conflicts: list[registry.Conflict]) -> str:
-        shown = ", ".join(f"{c.loan_id} ({c.what}, registered {china_day(c.since_ms)})" for c in conflicts[:20])
-        more = f" and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
-        return f"{len(conflicts)} loan(s) of the pool are already encumbered: {shown}{more}; a loan is pledged or sold once"
+    def _conflict_detail(conflicts: tuple[list[registry.Conflict], int]) -> str:
+        first, total = conflicts
+        shown = ", ".join(f"{c.loan_id} ({c.what}, registered {china_day(c.since_ms)})" for c in first)
+        more = f" and {total - len(first)} more" if total > len(first) else ""
+        return f"{total} loan(s) of the pool are already encumbered: {shown}{more}; a loan is pledged or sold once"
 
     def propose(self, lender_id: str, pool_id: str, registration_id: str, amount_fen: Any, term_months: Any, signature: bytes,
                 now_ms: int | None = None) -> dict[str, Any]:
@@ -548,7 +551,7 @@ class ServiceChain:
                 if existing.terms == terms and existing.lender_id == lender_id:
                     return self._registration_view(existing)
                 raise Conflict(f"registration {registration_id} exists with other terms")
-            if conflicts:
+            if conflicts[1]:
                 raise DoublePledge(self._conflict_detail(conflicts))
             with self.store.engine.begin() as conn:
                 conn.execute(REGISTRATIONS.insert().values(id=registration_id, kind=_KIND_OF_PURPOSE[pool.purpose], pool_id=pool_id,
@@ -574,7 +577,7 @@ class ServiceChain:
 
             def rows(conn: Connection, first: int) -> None:
                 conflicts = registry.pool_conflicts(conn, row.lender_id, row.pool_id)
-                if conflicts:
+                if conflicts[1]:
                     raise DoublePledge(self._conflict_detail(conflicts))
                 if row.kind == "pledge":
                     registry.register_pledge(conn, row.lender_id, row.pool_id, row.id, now_ms)

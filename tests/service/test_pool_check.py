@@ -7,11 +7,11 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from service_chain.pool_check import EXCEPTION_CODES, ClaimState, Deposit, LoanVerdict, Submitted, check_loan
 from service_chain.rules import load_rules
