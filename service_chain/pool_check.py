@@ -80,16 +80,25 @@ def _hours(ms: int) -> str:
     return f"{ms / 3_600_000:.1f} h"
 
 
+def _event_order(d: Deposit) -> tuple[int, int]:
+    return d.event_ms, d.index
+
+
 def check_loan(loan_id: str, claimed_fen: int, submitted: list[Submitted], deposits: list[Deposit], claim: ClaimState,
                purpose: str, rules: Rules) -> LoanVerdict:
     """The verdict on one loan of a pool (``deposits``: every deposit of this loan by this lender, any order)."""
     verdict = LoanVerdict(loan_id, claimed_fen, None)
     # one record deposited twice (a retry without an idempotency key) is one record: its first deposit stands for it,
-    # and either deposit's code names it
+    # and either deposit's code names it. One pass sorts the deposits by digest and by type.
     by_digest: dict[str, list[Deposit]] = {}
-    for d in sorted(deposits, key=lambda d: d.index):
-        by_digest.setdefault(d.digest, []).append(d)
-    deposits = [same[0] for same in by_digest.values()]
+    by_type: dict[str, list[Deposit]] = {}
+    for d in sorted(deposits, key=_index_of):
+        same = by_digest.get(d.digest)
+        if same is None:
+            by_digest[d.digest] = [d]
+            by_type.setdefault(d.record_type, []).append(d)
+        else:
+            same.append(d)
     seen: set[str] = set()
     for n, record in enumerate(submitted, start=1):
         copies = by_digest.get(record.digest)
@@ -100,17 +109,19 @@ def check_loan(loan_id: str, claimed_fen: int, submitted: list[Submitted], depos
             verdict.add("duplicate-record", f"record {n} is submitted twice")
             continue
         seen.add(record.digest)
-        found = next((d for d in copies if d.deposit_code == record.deposit_code), copies[0])
+        found = copies[0]
+        if len(copies) > 1:
+            found = next((d for d in copies if d.deposit_code == record.deposit_code), found)
         if found.deposit_code is None:
             verdict.add("not-anchored", f"record {n} ({found.record_type}) is deposited but not anchored yet: it has no deposit code")
         elif found.deposit_code != record.deposit_code:
             verdict.add("wrong-code", f"record {n} ({found.record_type}): the deposit code quoted is not this deposit's")
         verdict.records.append(found)
-    missing = [d for d in deposits if d.digest not in seen]
-    if missing:
+    if len(seen) < len(by_digest):
+        missing = [same[0] for digest, same in by_digest.items() if digest not in seen]
         kinds = ", ".join(sorted({d.record_type for d in missing}))
         verdict.add("missing-records", f"{len(missing)} deposit(s) of this loan are not in the pool ({kinds}): a pool carries every record")
-    _lifecycle(verdict, deposits, rules)
+    contract = _lifecycle(verdict, by_type, rules)
     outstanding = verdict.outstanding_fen
     eligibility = rules.purposes[purpose]
     if outstanding is not None:
@@ -118,10 +129,9 @@ def check_loan(loan_id: str, claimed_fen: int, submitted: list[Submitted], depos
             verdict.add("claim-mismatch", f"claimed outstanding {claimed_fen} fen; the deposited reports give {outstanding} fen")
         if outstanding < eligibility.min_outstanding_fen:
             verdict.add("paid-off", "the loan is paid off: nothing is outstanding")
-    contract = _first(deposits, "contract")
     if contract is not None and contract.rate_bp is not None and contract.rate_bp > eligibility.max_rate_bp:
         verdict.add("rate-cap", f"the contract's rate {contract.rate_bp} bp is above the cap of {eligibility.max_rate_bp} bp for {purpose}")
-    dpd = current_days_past_due(deposits)
+    dpd = _days_past_due(by_type)
     if dpd > eligibility.max_days_past_due:
         verdict.add("overdue", f"{dpd} days past due (at most {eligibility.max_days_past_due} for {purpose})")
     if claim.pledged_ms is not None:
@@ -131,51 +141,58 @@ def check_loan(loan_id: str, claimed_fen: int, submitted: list[Submitted], depos
     return verdict
 
 
-def _first(deposits: list[Deposit], record_type: str) -> Deposit | None:
-    found = [d for d in deposits if d.record_type == record_type]
-    return min(found, key=lambda d: (d.event_ms, d.index)) if found else None
+def _index_of(d: Deposit) -> int:
+    return d.index
 
 
-def _lifecycle(verdict: LoanVerdict, deposits: list[Deposit], rules: Rules) -> None:
-    """Contract → disbursement of the principal → repayments, each on time; sets the recomputed outstanding."""
-    contracts = [d for d in deposits if d.record_type == "contract"]
-    disbursements = [d for d in deposits if d.record_type == "disbursement"]
+def _lifecycle(verdict: LoanVerdict, by_type: dict[str, list[Deposit]], rules: Rules) -> Deposit | None:
+    """Contract → disbursement of the principal → repayments, each on time; sets the recomputed outstanding and
+    returns the contract (the earliest, if several)."""
+    contracts = by_type.get("contract")
+    disbursements = by_type.get("disbursement", [])
     if not contracts:
         verdict.add("no-contract", "no contract is deposited for this loan")
-        return
+        return None
     if len(contracts) > 1:
         verdict.add("lifecycle", f"{len(contracts)} contracts are deposited for one loan")
-    contract = min(contracts, key=lambda d: (d.event_ms, d.index))
+    contract = contracts[0] if len(contracts) == 1 else min(contracts, key=_event_order)
+    limit = rules.reporting_limit_ms
     for d in [contract, *disbursements]:
         late = d.deposit_ms - d.event_ms
-        if late > rules.reporting_limit_ms:
+        if late > limit:
             verdict.add("back-filled", f"the {d.record_type} was deposited {_hours(late)} after the event "
-                                       f"(limit {_hours(rules.reporting_limit_ms)}): back-filled, not real-time")
+                                       f"(limit {_hours(limit)}): back-filled, not real-time")
     if not disbursements:
         verdict.add("no-disbursement", "no disbursement is deposited: nothing was paid out")
-        return
+        return contract
     principal = contract.amount or 0
-    disbursed = sum(d.amount or 0 for d in disbursements)
+    disbursed = 0
+    first_paid_out = disbursements[0].event_ms
+    for d in disbursements:
+        disbursed += d.amount or 0
+        first_paid_out = min(first_paid_out, d.event_ms)
     if disbursed != principal:
         verdict.add("lifecycle", f"disbursed {disbursed} fen against a contract principal of {principal} fen")
-    first_paid_out = min(d.event_ms for d in disbursements)
     if first_paid_out < contract.event_ms:
         verdict.add("lifecycle", "a disbursement is dated before the contract")
-    repayments = [d for d in deposits if d.record_type == "repayment"]
-    if any(r.event_ms < first_paid_out for r in repayments):
+    repaid, early = 0, False
+    for r in by_type.get("repayment", ()):
+        repaid += r.amount or 0
+        early = early or r.event_ms < first_paid_out
+    if early:
         verdict.add("lifecycle", "a repayment is dated before the disbursement")
-    repaid = sum(r.amount or 0 for r in repayments)
     if repaid > disbursed:
         verdict.add("lifecycle", f"repaid principal {repaid} fen is more than the {disbursed} fen paid out")
     verdict.outstanding_fen = max(disbursed - repaid, 0)
+    return contract
 
 
-def current_days_past_due(deposits: list[Deposit]) -> int:
+def _days_past_due(by_type: dict[str, list[Deposit]]) -> int:
     """The latest overdue report's days past due, unless a repayment came after it (then the loan is current)."""
-    overdue = [d for d in deposits if d.record_type == "overdue"]
+    overdue = by_type.get("overdue")
     if not overdue:
         return 0
-    latest = max(overdue, key=lambda d: (d.event_ms, d.index))
-    if any(d.record_type == "repayment" and d.event_ms > latest.event_ms for d in deposits):
+    latest = max(overdue, key=_event_order)
+    if any(d.event_ms > latest.event_ms for d in by_type.get("repayment", ())):
         return 0
     return latest.dpd or 0
