@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -117,15 +118,29 @@ def wait_healthy(port: int, up: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError(f"nothing answered on port {port}")
 
 
-def timed_audit(args: list[str]) -> tuple[float, dict]:
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_audit(args: list[str], up: subprocess.Popen) -> tuple[float, dict]:
+    """The audit's wall time from process start to exit, and its report with the CPU time of the audit process and of
+    `fivechains up` (the chains serving it) and the machine's load average before and after: on a shared machine the
+    wall time says little without them."""
+    load_before, cpu_before, up_before = os.getloadavg()[0], resource.getrusage(resource.RUSAGE_CHILDREN), process_cpu_s(up.pid)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "fivechains.cli", "audit", *args, "--json"], capture_output=True, text=True, env=ENV, timeout=900)
     elapsed = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"the audit failed: {done.stdout[-2000:]} {done.stderr[-2000:]}")
     report = json.loads(done.stdout)
     if not report["ok"] or any(kind not in report for kind in FOLLOWERS):
         raise RuntimeError(f"the audit did not cover all five chains cleanly: {done.stdout[-3000:]}")
+    report["bench"] = {"cpu_s": round(cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime, 1),
+                       "up_cpu_s": round(process_cpu_s(up.pid) - up_before, 1),
+                       "load": (round(load_before, 2), round(os.getloadavg()[0], 2))}
     return elapsed, report
 
 
@@ -135,6 +150,8 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=10_000)
     parser.add_argument("--write", action="store_true", help="write the section of BENCHMARKS.md (the default)")
     parser.add_argument("--no-write", action="store_true", help="only print the section")
+    parser.add_argument("--settle", type=float, default=30, help="seconds to wait after the deposits before the full audit")
+    parser.add_argument("--note", action="append", help="a paragraph appended to the section (repeat)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="fivechains-bench-audit-"))
     data = workdir / "fc"
@@ -164,15 +181,17 @@ def main() -> None:
         audit = ["--supervision", url, "--judicial", f"127.0.0.1:{ports['judicial']}", "--certs", str(data / "certs"),
                  "--cert-name", "regulator.bench", "--judicial-vkey", jvkey, "--state", str(workdir / "state"),
                  *[a for kind in FOLLOWERS for a in (f"--{kind}", f"http://127.0.0.1:{ports[kind]}")]]
+        time.sleep(args.settle)  # the deposit phase's own load passes first: the audit is timed alone
         print("full audit of the five chains …", flush=True)
-        full_s, full = timed_audit(audit)
-        print(f"  {full_s:.1f} s: {full['supervision']['entries']:,} supervision and {full['judicial']['entries']:,} judicial entries; "
+        full_s, full = timed_audit(audit, up)
+        print(f"  {full_s:.1f} s (CPU {full['bench']['cpu_s']:.1f} s + {full['bench']['up_cpu_s']:.1f} s serving, load {full['bench']['load'][0]:.2f} → {full['bench']['load'][1]:.2f}): "
+              f"{full['supervision']['entries']:,} supervision and {full['judicial']['entries']:,} judicial entries; "
               + ", ".join(f"{kind} {full[kind]['entries']:,}" for kind in FOLLOWERS), flush=True)
         last = deposit(url, key, args.new, threads=1)
         wait_anchored(url, key, last)
         wait_followers(ports, data, last + 1)
         print("incremental audit …", flush=True)
-        incr_s, incr = timed_audit(audit)
+        incr_s, incr = timed_audit(audit, up)
         print(f"  {incr_s:.2f} s for {incr['supervision']['checked_entries']:,} new entries", flush=True)
     finally:
         up.send_signal(signal.SIGTERM)
@@ -191,11 +210,14 @@ def main() -> None:
         (f"Full audit of all five chains: {full['supervision']['entries']:,} supervision entries ({full['supervision']['blocks']} blocks), "
          f"{full['judicial']['entries']:,} judicial entries ({full['judicial']['blocks']} blocks: the anchors of every chain), {others}; "
          f"every block of every chain replayed, every anchor matched (`fivechains audit` with `--risk --credit --service`, process start "
-         f"to exit; {full['seconds']:.1f} s inside)",
+         f"to exit; {full['seconds']:.1f} s inside; CPU {full['bench']['cpu_s']:.1f} s in the audit process, "
+         f"{full['bench']['up_cpu_s']:.1f} s in `fivechains up` serving it; load average "
+         f"{full['bench']['load'][0]:.2f} before, {full['bench']['load'][1]:.2f} after)",
          f"{full_s:.1f} s", f"{full_s / 60:.2f}× of limit", "≤ 60 s", "met" if full_s <= 60 else "NOT met"),
         (f"Incremental audit: {incr['supervision']['checked_entries']:,} new supervision entries and "
          f"{incr['judicial']['checked_entries']:,} new judicial entries ("
-         + ", ".join(f"{kind} {incr[kind]['checked_entries']:,}" for kind in FOLLOWERS) + f" new; {incr['seconds']:.2f} s inside)",
+         + ", ".join(f"{kind} {incr[kind]['checked_entries']:,}" for kind in FOLLOWERS) + f" new; {incr['seconds']:.2f} s inside; "
+         f"CPU {incr['bench']['cpu_s']:.1f} s + {incr['bench']['up_cpu_s']:.1f} s; load average {incr['bench']['load'][0]:.2f} before, {incr['bench']['load'][1]:.2f} after)",
          f"{incr_s:.2f} s", f"{incr_s / 2:.2f}× of limit", "≤ 2 s", "met" if incr_s <= 2 else "NOT met"),
     ]
     body = "\n".join([f"Command: `./scripts/bench audit` (entries={args.entries:,}, new={args.new:,}; chains built through the HTTP API "
@@ -205,7 +227,9 @@ def main() -> None:
                       "supervision chain's feed, read all of it but make no entry for it: they hold only the entries they make on their own "
                       f"({others} at the full audit), each anchored in the judicial chain and matched by the audit. The audits start once "
                       "the three have read the whole feed "
-                      f"({caught_up:.0f} s after the last deposit was anchored), so nothing but the audit runs while it is timed."])
+                      f"({caught_up:.0f} s after the last deposit was anchored) and {args.settle:g} s more, so nothing of this benchmark but the audit runs "
+                      "while it is timed.",
+                      *[f"\n{note}" for note in args.note or ()]])
     print(body)
     if not args.no_write:
         write_section("audit", "Regulator audit of all five chains (issues 8 and 16)", body)
