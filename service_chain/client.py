@@ -14,13 +14,14 @@ import httpx
 
 from chain.encoding import b64encode
 from chain.keys import PrivateKey
+from chain.note import parse_note
 from evidence.canonical_json import canonical_json
 from service_kit.auth import body_target
 from service_kit.party_auth import read_text
 
-from .certificate import verify_certificate, verify_proof
+from .certificate import parse_certificate, verify_certificate, verify_proof
 from .config import MAX_CHUNK_LOANS
-from .registry import release_text, terms_text
+from .registry import registration_terms, release_text, terms_text
 
 __all__ = ["ServiceClient", "ServiceError", "pool_loan", "record_entry"]
 
@@ -136,14 +137,9 @@ class ServiceClient:
 
     def terms(self, pool: dict[str, Any], registration_id: str, amount_fen: int, term_months: int) -> str:
         """The registration's terms as the chain builds them from the certified pool: what both parties sign."""
-        import hashlib
-
-        return canonical_json({
-            "chain": self.chain_id, "registration_id": registration_id, "kind": "pledge" if pool["purpose"] == "financing" else "transfer",
-            "pool_id": pool["pool_id"], "pool_root": _root_of(pool["certificate"]),
-            "certificate_sha256": hashlib.sha256(pool["certificate"].encode()).hexdigest(), "lender_id": pool["lender_id"],
-            "party_id": pool["offered_to"], "loans": pool["eligible"], "outstanding_fen": pool["outstanding_fen"], "amount_fen": amount_fen,
-            "term_months": term_months}).decode()
+        root = b64encode(parse_certificate(parse_note(pool["certificate"]).text).root)
+        return registration_terms(self.chain_id, registration_id, pool["purpose"], pool["pool_id"], root, pool["certificate"],
+                                  pool["lender_id"], pool["offered_to"], pool["eligible"], pool["outstanding_fen"], amount_fen, term_months)
 
     def propose(self, pool_id: str, amount_fen: int, term_months: int, registration_id: str | None = None) -> dict[str, Any]:
         registration_id = registration_id or f"R-{uuid.uuid4().hex[:20]}"
@@ -194,9 +190,3 @@ class ServiceClient:
         checked, _ = verify_certificate(certificate, vkey)
         return [verify_proof(checked, p) for p in proofs]
 
-
-def _root_of(certificate: str) -> str:
-    for line in certificate.split("\n"):
-        if line.startswith("root "):
-            return line[5:]
-    raise ValueError("the certificate names no root")

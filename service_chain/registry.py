@@ -7,11 +7,14 @@ registration's entry: a second pledge of the same loan cannot slip between them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, text
 
-__all__ = ["Conflict", "pool_conflicts", "claim_states", "register_pledge", "register_transfer", "release_pledge",
+from evidence.canonical_json import canonical_json
+
+__all__ = ["KIND_OF_PURPOSE", "registration_terms", "Conflict", "pool_conflicts", "claim_states", "register_pledge", "register_transfer", "release_pledge",
            "release_loans", "TERMS_TAG", "RELEASE_TAG", "terms_text", "release_text"]
 
 TERMS_TAG = "fivechains.service/registration/v1"
@@ -23,6 +26,19 @@ class Conflict:
     loan_id: str
     what: str  # pledged or transferred
     since_ms: int
+
+
+KIND_OF_PURPOSE = {"financing": "pledge", "transfer": "transfer"}
+
+
+def registration_terms(chain_id: str, registration_id: str, purpose: str, pool_id: str, pool_root_b64: str, certificate: str,
+                       lender_id: str, party_id: str, loans: int, outstanding_fen: int, amount_fen: int, term_months: int) -> str:
+    """The terms of a registration (canonical JSON), built the same way by the chain and by the parties' SDK."""
+    return canonical_json({
+        "chain": chain_id, "registration_id": registration_id, "kind": KIND_OF_PURPOSE[purpose], "pool_id": pool_id,
+        "pool_root": pool_root_b64, "certificate_sha256": hashlib.sha256(certificate.encode()).hexdigest(), "lender_id": lender_id,
+        "party_id": party_id, "loans": loans, "outstanding_fen": outstanding_fen, "amount_fen": amount_fen,
+        "term_months": term_months}).decode()
 
 
 def terms_text(terms_json: str) -> str:

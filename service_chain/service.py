@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 import secrets
 import threading
@@ -31,7 +30,6 @@ from chain.merkle import leaf_hash
 from chain.note import format_vkey, sign_note
 from chain_sql import open_store
 from chain_sql.migrations import upgrade_schema
-from evidence.canonical_json import canonical_json
 from evidence.deposit_codes import ALPHABET, RANDOM_CHARS, CodeError, normalize
 from evidence.digests import digest_bytes, digest_json
 from evidence.private_documents import Document
@@ -69,7 +67,6 @@ _STORED_CODE = re.compile(f"[{ALPHABET}]{{{RANDOM_CHARS + 1}}}")
 _HEX = re.compile(r"(?:[0-9a-f]{2}){1,64}")
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 PARTY_KINDS = ("funder", "buyer")
-_KIND_OF_PURPOSE = {"financing": "pledge", "transfer": "transfer"}
 _PARTY_OF_PURPOSE = {"financing": "funder", "transfer": "buyer"}
 _DEPOSITS_OF = text("SELECT idx, loan_id, record_type, event_ms, deposit_ms, digest, deposit_code, amount, rate_bp, dpd FROM sc_record "
                     "WHERE lender_id = :lender AND loan_id IN :loans ORDER BY idx").bindparams(bindparam("loans", expanding=True))
@@ -133,9 +130,7 @@ def _record_digest(n: int, record: RecordIn) -> str:
     if salt is not None and not _HEX.fullmatch(salt):
         raise InvalidInput(f"record {n}: salt must be lowercase hex")
     if record.canonical is not None:
-        h = hashlib.sha256(bytes.fromhex(salt) if salt else b"")
-        h.update(record.canonical.encode())
-        return h.hexdigest()
+        return digest_bytes(record.canonical.encode(), salt)
     if record.content_b64 is not None:
         try:
             return digest_bytes(base64.b64decode(record.content_b64, validate=True), salt)
@@ -515,11 +510,8 @@ class ServiceChain:
     # --- registrations ------------------------------------------------------------------------
 
     def _terms(self, pool: Any, registration_id: str, amount_fen: int, term_months: int) -> str:
-        return canonical_json({
-            "chain": self.config.chain_id, "registration_id": registration_id, "kind": _KIND_OF_PURPOSE[pool.purpose], "pool_id": pool.id,
-            "pool_root": pool.root, "certificate_sha256": hashlib.sha256(pool.certificate.encode()).hexdigest(), "lender_id": pool.lender_id,
-            "party_id": pool.offered_to, "loans": pool.eligible, "outstanding_fen": pool.outstanding, "amount_fen": amount_fen,
-            "term_months": term_months}).decode()
+        return registry.registration_terms(self.config.chain_id, registration_id, pool.purpose, pool.id, pool.root, pool.certificate,
+                                           pool.lender_id, pool.offered_to, pool.eligible, pool.outstanding, amount_fen, term_months)
 
     @staticmethod
     def _conflict_detail(conflicts: tuple[list[registry.Conflict], int]) -> str:
@@ -554,7 +546,7 @@ class ServiceChain:
             if conflicts[1]:
                 raise DoublePledge(self._conflict_detail(conflicts))
             with self.store.engine.begin() as conn:
-                conn.execute(REGISTRATIONS.insert().values(id=registration_id, kind=_KIND_OF_PURPOSE[pool.purpose], pool_id=pool_id,
+                conn.execute(REGISTRATIONS.insert().values(id=registration_id, kind=registry.KIND_OF_PURPOSE[pool.purpose], pool_id=pool_id,
                                                            lender_id=lender_id, party_id=pool.offered_to, terms=terms,
                                                            lender_signature=b64encode(signature), state="proposed", proposed_ms=now_ms))
                 row = conn.execute(select(REGISTRATIONS).where(REGISTRATIONS.c.id == registration_id)).one()
