@@ -9,6 +9,7 @@ transaction-scoped advisory lock and bulk rows go in through COPY.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -288,13 +289,27 @@ class SQLStore:
             self._reader.dispose()
 
 
+_SQLITE_PARAMS_PER_STATEMENT = 2_000  # well under SQLite's limit (32,766); about where one statement costs least a row
+
+
 def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Bulk insert positional rows: on SQLite straight through the driver's executemany, on PostgreSQL by COPY (hot path)."""
+    """Bulk insert positional rows: on SQLite as multi-row ``VALUES`` statements, on PostgreSQL by COPY (hot path).
+
+    On SQLite a statement of many rows rather than ``executemany``: the driver lets the GIL go at
+    every step of a statement, and under load getting it back costs up to a switch interval, so a
+    row a step made the group commit queue behind request parsing once per row; now it is once per
+    few hundred rows, and the driver binds them in one call."""
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
+        per = max(1, _SQLITE_PARAMS_PER_STATEMENT // len(columns))
+        head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+        row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+        full = head + ", ".join([row_marks] * per)
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            sql = full if len(chunk) == per else head + ", ".join([row_marks] * len(chunk))
+            conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk)))
     elif conn.dialect.name == "postgresql":
         with conn.connection.dbapi_connection.cursor() as cur:  # type: ignore[union-attr]
             with cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:

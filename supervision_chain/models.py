@@ -82,13 +82,15 @@ class DigestRun(SQLModel, table=True):
 
     A single index on random digests would dirty a page per deposit as the table grows and
     make every commit slower; runs keyed by block height first are appended in order, and a
-    look-up seeks once per block.
+    look-up seeks once per block. The key is the digest's first 16 hex characters (64 bits), as
+    text: the database cuts it from the deposit rows itself, so a block is indexed by one
+    ``INSERT … SELECT`` with no row passing through Python (migration 0007).
     """
 
-    __tablename__ = "sv_digest_run"
+    __tablename__ = "sv_digest_prefix"
     __table_args__ = {"sqlite_with_rowid": False}
     block_height: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    digest_key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))  # first 8 bytes, signed
+    digest_prefix: str = Field(sa_column=Column(String(16), primary_key=True))  # the digest's first 16 hex characters
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
 
 

@@ -70,7 +70,7 @@ def test_a_database_made_before_migrations_is_brought_up_to_date(tmp_path: Path)
     try:
         assert schema_revision(store, SUPERVISION) is None
         before, after = upgrade_schema(store, SUPERVISION)
-        assert before is None and after == SUPERVISION.head() == "0006"
+        assert before is None and after == SUPERVISION.head() == "0007"
         assert inspect(store.engine).has_table("sv_anchor_receipt")
         assert store.meta() == {"chain_id": "pilot.example/gz"}
     finally:

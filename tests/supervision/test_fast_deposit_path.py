@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from supervision_chain.api.fast_body import decode_deposit
 from supervision_chain.api.schemas import DepositRequestIn
 from supervision_chain.client import DepositItem
-from supervision_chain.digest_index import digest_key
 from supervision_chain.records import Item, encoded_item, encoded_items, entries_bytes, entry_bytes, new_item_salt
 
 NOW = lambda: int(time.time() * 1000)  # noqa: E731
@@ -135,9 +134,3 @@ def test_a_batch_takes_the_fast_path_and_answers_plain_json(server, client) -> N
     assert answer.content == json.dumps(receipt, ensure_ascii=False, separators=(",", ":")).encode()  # JSONResponse's bytes
     again = _post(server, body, headers={"Idempotency-Key": "batch-1"})
     assert again.status_code == 202 and again.json()["replayed"] is True
-
-
-@settings(max_examples=500, deadline=None)
-@given(digest=st.binary(min_size=32, max_size=32))
-def test_the_digest_key_parsed_from_hex_is_the_signed_first_8_bytes(digest: bytes) -> None:
-    assert digest_key(digest.hex()) == int.from_bytes(digest[:8], "big", signed=True)

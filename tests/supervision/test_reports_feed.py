@@ -180,7 +180,7 @@ def test_migrations_0005_and_0006_keep_deposits_and_add_the_report_column_and_th
         with store.engine.begin() as conn:
             conn.execute(text("INSERT INTO sv_deposit (idx, lender_id, request_first, digest, record_type, loan_id, event_time_ms, "
                               "deposit_time_ms, delay_ms, commitment_salt) VALUES (0, 'L1', 0, 'ab', 'contract', 'loan-1', 5, 9, 4, 'cd')"))
-        assert upgrade_schema(store, MIGRATIONS) == ("0004", "0006")
+        assert upgrade_schema(store, MIGRATIONS, target="0006") == ("0004", "0006")
         assert {"ix_sv_deposit_report", "ix_sv_deposit_consent_code"} <= {i["name"] for i in inspect(store.engine).get_indexes("sv_deposit")}
         with store.engine.connect() as conn:
             assert tuple(conn.execute(text("SELECT loan_id, report FROM sv_deposit")).one()) == ("loan-1", None)
