@@ -20,7 +20,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
 from chain.errors import StorageError
@@ -125,13 +124,11 @@ class DepositWriter:
 
     def _decide(self, jobs: list[DepositJob]) -> list[DepositJob]:
         """Answer retries and refuse replays now (two queries for the whole group); return the jobs to write."""
-        keys = {(j.lender_id, j.idempotency_key) for j in jobs}
-        nonces = {(j.lender_id, j.nonce) for j in jobs}
+        keys = list({(j.lender_id, j.idempotency_key) for j in jobs})
+        nonces = list({(j.lender_id, j.nonce) for j in jobs})
         with self.ledger.store.read_engine.connect() as conn:  # type: ignore[attr-defined]  # no lock: a race with another process ends at the unique keys
-            earlier = {(r.lender_id, r.idempotency_key): r for r in conn.execute(
-                select(REQUESTS).where(tuple_(REQUESTS.c.lender_id, REQUESTS.c.idempotency_key).in_(list(keys))))}
-            used_nonces = {tuple(r) for r in conn.execute(
-                select(REQUESTS.c.lender_id, REQUESTS.c.nonce).where(tuple_(REQUESTS.c.lender_id, REQUESTS.c.nonce).in_(list(nonces))))}
+            earlier = {(r[0], r[1]): Accepted(r[2], r[3], r[4], bytes(r[5]), True) for r in _requests_of(conn, _EARLIER, "idempotency_key", keys)}
+            used_nonces = {(r[0], r[1]) for r in _requests_of(conn, "lender_id, nonce", "nonce", nonces)}
         to_write: list[DepositJob] = []
         first_of_key: dict[tuple[str, str], DepositJob] = {}
         for job in jobs:
@@ -143,7 +140,7 @@ class DepositWriter:
                 if not same:
                     job.future.set_exception(IdempotencyConflict(f"idempotency key {job.idempotency_key!r} was used for a different request"))
                 elif row is not None:
-                    job.future.set_result(Accepted(row.first_index, row.count, row.deposit_time_ms, row.items_root, True))
+                    job.future.set_result(row)
                 else:  # the same request twice in one group: answer the second from the first
                     twin.future.add_done_callback(_copy_to(job.future))
                 continue
@@ -196,6 +193,24 @@ class DepositWriter:
 
 _REQUEST_COLUMNS = ("first_index", "lender_id", "idempotency_key", "nonce", "timestamp_ms", "items_root", "signature", "count", "deposit_time_ms")
 _DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type", "loan_id", "event_time_ms", "deposit_time_ms", "delay_ms", "metadata", "commitment_salt", "report")
+
+
+_EARLIER = "lender_id, idempotency_key, first_index, count, deposit_time_ms, items_root"
+_PAIRS_PER_QUERY = 500  # two parameters a pair: far under SQLite's limit, whatever the group holds
+
+
+def _requests_of(conn: Connection, columns: str, key: str, pairs: list[tuple[str, str]]) -> list[Any]:
+    """Rows of ``sv_request`` whose (lender_id, ``key``) is one of ``pairs``, as plain driver SQL: the
+    group commit asks this twice per group, and building and compiling the expression each time
+    cost more than the queries (1.7 ms a group)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    found: list[Any] = []
+    for start in range(0, len(pairs), _PAIRS_PER_QUERY):
+        chunk = pairs[start:start + _PAIRS_PER_QUERY]
+        values = ", ".join([f"({mark}, {mark})"] * len(chunk))
+        found += conn.exec_driver_sql(f"SELECT {columns} FROM sv_request WHERE (lender_id, {key}) IN (VALUES {values})",
+                                      tuple(itertools.chain.from_iterable(chunk))).all()
+    return found
 
 
 def _copy_to(target: Future) -> Callable[[Future], None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from service_kit.body_limit import BodyLimit
+from service_kit.fast_lane import FastLane
 from service_kit.lifespan import chain_lifespan
 from service_kit.observability import add_operations
 from service_kit.problems import install_problem_handlers
@@ -38,6 +39,8 @@ def create_app(chain: SupervisionChain, *, manage_lifecycle: bool = True) -> Fas
     app.state.chain = chain
     install_examples(app)  # real signed requests from docs/vectors as the document's examples
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    # signed deposits the fast decoder takes are answered before routing; the rest (and refusals) by the routes below
+    app.add_middleware(FastLane, method="POST", path="/v1/deposits", handle=deposits.deposit_lane(chain), max_body=MAX_BODY_BYTES)
     install_problem_handlers(app)
     for router in (deposits.router, audit.router, regulator.router, feed.router):
         app.include_router(router)

@@ -134,3 +134,36 @@ def test_a_batch_takes_the_fast_path_and_answers_plain_json(server, client) -> N
     assert answer.content == json.dumps(receipt, ensure_ascii=False, separators=(",", ":")).encode()  # JSONResponse's bytes
     again = _post(server, body, headers={"Idempotency-Key": "batch-1"})
     assert again.status_code == 202 and again.json()["replayed"] is True
+
+
+def _chunked(server, body: dict, **kw) -> httpx.Response:
+    """The same request without a declared length: it bypasses the fast lane and is answered by the route."""
+    data = json.dumps(body).encode()
+    return httpx.post(server.url + "/v1/deposits", content=iter([data[:100], data[100:]]),
+                      headers={"Content-Type": "application/json", **kw.pop("headers", {})}, timeout=30, **kw)
+
+
+def _comparable(answer: httpx.Response) -> tuple[int, dict[str, str]]:
+    headers = {k: v for k, v in answer.headers.items() if k not in ("date", "x-request-id", "content-length")}
+    return answer.status_code, headers
+
+
+def test_the_fast_lane_answers_as_the_route_does_accepted_or_refused(server, client) -> None:
+    items = lambda n: [DepositItem(f"{n:064x}", "repayment", f"loan-{n}", NOW() - 1000)]  # noqa: E731
+    lane, route = _post(server, client.signed_request(items(1))), _chunked(server, client.signed_request(items(2)))
+    assert lane.status_code == route.status_code == 202
+    assert _comparable(lane) == _comparable(route) and "x-request-id" in lane.headers and "content-security-policy" in lane.headers
+    assert lane.json().keys() == route.json().keys() and lane.json()["items"][0]["index"] + 1 == route.json()["items"][0]["index"]
+
+    replay = client.signed_request(items(3), nonce="same-nonce")  # a nonce used again under another key: 409 from either path
+    assert _post(server, replay, headers={"Idempotency-Key": "k-1"}).status_code == 202
+    again = client.signed_request(items(4), nonce="same-nonce")
+    by_lane, by_route = _post(server, again, headers={"Idempotency-Key": "k-2"}), _chunked(server, again, headers={"Idempotency-Key": "k-3"})
+    assert by_lane.status_code == 409 and _comparable(by_lane) == _comparable(by_route)
+    assert by_lane.json() == by_route.json() and by_lane.json()["type"].endswith("/replay")
+
+    forged = client.signed_request(items(5))
+    forged["items"][0]["loan_id"] = "loan-other"  # no longer what was signed
+    by_lane, by_route = _post(server, forged), _chunked(server, forged)
+    assert by_lane.status_code == 401 and by_lane.json() == by_route.json() and _comparable(by_lane) == _comparable(by_route)
+    assert [d["index"] for d in client.find(f"{5:064x}")] == []  # a refused request wrote nothing
