@@ -18,7 +18,7 @@ from .block import GENESIS_PREV, Block, BlockHeader, open_block, seal_block
 from .checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, sign_checkpoint
 from .errors import LedgerStateError, StorageError
 from .hashing import SHA256, HashSuite, suite_by_name
-from .merkle import consistency_ranges, empty_root, inclusion_ranges, leaf_hash
+from .merkle import consistency_ranges, empty_root, inclusion_ranges, leaf_hashes
 from .note import NoteSigner, NoteVerifier, format_vkey, parse_vkey
 from .storage.base import HeightTaken, LedgerStore, SealWrite, StoredBlock
 from .tiles import TILE_HEIGHT, RightEdge, TileReader, split_hashes, tile_width_at
@@ -105,7 +105,7 @@ class Ledger:
 
         ``also(connection, first_index)`` lets a service write its own rows atomically with them.
         """
-        hashes = [leaf_hash(e, self.suite) for e in entries]
+        hashes = leaf_hashes(entries, self.suite)
         first = self.store.append(entries, hashes, also)
         self._remember(first, hashes)
         return AppendResult(first, hashes)
@@ -198,7 +198,7 @@ class Ledger:
             if self.store.size() != h.first_index:
                 raise LedgerStateError("the mirror holds unsealed entries; it cannot import")
             edge = self._edge_at(h.first_index).copy()
-            hashes = [leaf_hash(e, self.suite) for e in entries]
+            hashes = leaf_hashes(entries, self.suite)
             tiles = edge.push(hashes)
             if edge.root() != h.root:
                 raise LedgerStateError(f"the entries of block {h.height} do not hash to its signed root")

@@ -29,6 +29,7 @@ __all__ = [
     "LEAF_PREFIX",
     "NODE_PREFIX",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "empty_root",
     "root",
@@ -55,6 +56,13 @@ Range = tuple[int, int]
 def leaf_hash(data: bytes, suite: HashSuite = SHA256) -> bytes:
     """Hash of a leaf: H(0x00 || data)."""
     return suite.new(LEAF_PREFIX + bytes(data)).digest()
+
+
+def leaf_hashes(entries: Sequence[bytes], suite: HashSuite = SHA256) -> list[bytes]:
+    """``leaf_hash`` of each entry in one comprehension: the ledger hashes every entry it appends, and the
+    call and copy per entry cost a third again as much as the hash."""
+    new, prefix = suite.new, LEAF_PREFIX
+    return [new(prefix + e).digest() for e in entries]
 
 
 def node_hash(left: bytes, right: bytes, suite: HashSuite = SHA256) -> bytes:

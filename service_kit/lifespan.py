@@ -1,5 +1,6 @@
 """A chain's life inside its HTTP app: long-polls bound to the server's event loop, the chain started with the
-server and stopped (off the loop: it seals and joins threads) when the server stops."""
+server (and the process's heap settled: ``heap``) and stopped (off the loop: it seals and joins threads) when the
+server stops."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
+
+from .heap import settle_heap
 
 __all__ = ["chain_lifespan"]
 
@@ -21,6 +24,7 @@ def chain_lifespan(chain: Any, manage_lifecycle: bool = True) -> Callable[[Any],
         chain.changes.bind(asyncio.get_running_loop())
         if manage_lifecycle:
             chain.start()
+            settle_heap()  # the process serves this chain from now on: its start-up heap leaves the collections
         yield
         if manage_lifecycle:
             await run_in_threadpool(chain.stop)

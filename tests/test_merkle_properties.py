@@ -14,6 +14,7 @@ from chain.merkle import (
     empty_root,
     inclusion_proof,
     leaf_hash,
+    leaf_hashes,
     node_hash,
     root,
     verify_consistency,
@@ -58,6 +59,14 @@ def test_sm3_suite_matches_gbt_32905_example() -> None:
 def test_fast_root_equals_recursive_definition(suite, n: int) -> None:
     hashes = _leaves(n, suite)
     assert root(hashes, suite) == _reference_root(hashes, suite)
+
+
+@pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
+@given(entries=st.lists(st.binary(max_size=300), max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_leaf_hashes_of_many_entries_are_each_ones_leaf_hash(suite, entries: list[bytes]) -> None:
+    expected = [suite.hash(b"\x00" + e) for e in entries]  # RFC 9162: H(0x00 || entry)
+    assert leaf_hashes(entries, suite) == [leaf_hash(e, suite) for e in entries] == expected
 
 
 @pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
