@@ -8,6 +8,6 @@ pure core in ``chain/`` never does.
 
 from chain.storage.base import HeightTaken, LedgerStore, SealWrite, StoredBlock, StoredEntry
 
-from .store import SQLStore, insert_rows, open_store, sqlite_url
+from .store import SQLStore, insert_rows, open_store, sqlite_url, update_by_key
 
-__all__ = ["HeightTaken", "LedgerStore", "SealWrite", "StoredBlock", "StoredEntry", "SQLStore", "open_store", "sqlite_url", "insert_rows"]
+__all__ = ["HeightTaken", "LedgerStore", "SealWrite", "StoredBlock", "StoredEntry", "SQLStore", "open_store", "sqlite_url", "insert_rows", "update_by_key"]

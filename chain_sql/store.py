@@ -25,7 +25,7 @@ from chain.storage.base import HeightTaken, SealWrite, StoredBlock, StoredEntry
 
 from .schema import LEDGER_TABLES, BlockRow, CheckpointRow, EntryRow, LedgerMeta, TileRow
 
-__all__ = ["SQLStore", "open_store", "sqlite_url", "insert_rows"]
+__all__ = ["SQLStore", "open_store", "sqlite_url", "insert_rows", "update_by_key"]
 
 AlsoWrite = Callable[[Connection, int], None]
 _APPEND_LOCK = 0x5F1C_0001  # advisory lock key that serialises appends on PostgreSQL
@@ -317,6 +317,18 @@ def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: li
                     copy.write_row(row)
     else:
         conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
+
+
+def update_by_key(conn: Connection, table: Any, key: str, column: str, pairs: list[tuple[Any, Any]]) -> None:
+    """Set ``column`` of the row whose ``key`` is each pair's first value to its second, a few hundred rows a
+    statement (``UPDATE … FROM (VALUES …)``, on SQLite and PostgreSQL alike) rather than a statement a row."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    per = _SQLITE_PARAMS_PER_STATEMENT // 2
+    for start in range(0, len(pairs), per):
+        chunk = pairs[start:start + per]
+        values = ", ".join([f"({mark}, {mark})"] * len(chunk))
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {column} = v.column2 FROM (VALUES {values}) AS v WHERE {table.name}.{key} = v.column1",
+                             tuple(itertools.chain.from_iterable(chunk)))
 
 
 def open_store(url_or_path: str | Path, **options: Any) -> SQLStore:

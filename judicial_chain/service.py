@@ -26,13 +26,13 @@ from chain.errors import NoteError, StorageError
 from chain.hashing import suite_by_name
 from chain.keys import load_or_create_signer
 from chain.ledger import Ledger
-from chain.merkle import leaf_hash
+from chain.merkle import leaf_hashes
 from chain.note import NoteVerifier, format_vkey, parse_vkey
 from chain.tiles import RightEdge
 from chain_sql import insert_rows, open_store
 from chain_sql.migrations import upgrade_schema
 from evidence.anchor_entry import anchor_entries, anchor_of, encode_anchor_entry
-from evidence.deposit_codes import new_code
+from evidence.deposit_codes import new_codes
 from evidence.entry_codec import EntryError
 from evidence.supervision_entry import parse_supervision_entry
 
@@ -180,7 +180,7 @@ class JudicialChain:
             except ValueError as exc:
                 raise AnchorError("INVALID_ARGUMENT", f"block {h.height}: {exc}") from None
             edge = edge_from_bytes(state.edge, state.tree_size, suite) if state else RightEdge(suite)
-            edge.push([leaf_hash(e, suite) for e in entries])
+            edge.push(leaf_hashes(entries, suite))
             if edge.root() != h.root:
                 raise AnchorError("INVALID_ARGUMENT", f"the entries of block {h.height} do not add up to its signed root")
             try:
@@ -214,9 +214,10 @@ class JudicialChain:
         placed: list[int] = []
 
         def rows(conn: Connection, first: int) -> None:
-            codes[:] = [new_code() for _ in entries]
+            codes[:] = new_codes(len(entries))
             placed[:] = [first]
-            insert_rows(conn, CODES, ("code", "judicial_index"), list(zip(codes, range(first, first + len(codes)))))
+            # in code order: the codes' index takes them left to right, each page once, instead of at random
+            insert_rows(conn, CODES, ("code", "judicial_index"), sorted(zip(codes, range(first, first + len(codes)))))
             conn.execute(ANCHORED_BLOCKS.insert().values(chain_id=source, height=h.height, block_hash=block.block_hash(), first_source_index=h.first_index,
                                            first_judicial_index=first, count=len(entries), anchored_ms=now))
             values = dict(next_height=h.height + 1, tree_size=h.tree_size, edge=edge_bytes(edge), last_block_hash=block.block_hash(),

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from chain.ledger import Ledger
+from chain_sql import update_by_key
 from service_kit.anchoring import AnchoredBlock, AnchorOutbox
 
 from .models import AnchoredUpTo, AnchorReceipt, Deposit, Lender
@@ -27,12 +28,7 @@ __all__ = ["Anchorer"]
 
 
 def _store_codes(conn: Connection, anchored: AnchoredBlock) -> None:
-    codes = list(enumerate(anchored.codes, start=anchored.first_index))
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("UPDATE sv_deposit SET deposit_code = ? WHERE idx = ?", [(c, i) for i, c in codes])
-    else:
-        for i, c in codes:
-            conn.execute(DEPOSITS.update().where(DEPOSITS.c.idx == i).values(deposit_code=c))
+    update_by_key(conn, DEPOSITS, "idx", "deposit_code", list(enumerate(anchored.codes, start=anchored.first_index)))
     upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert  # a second anchorer's receipt: kept once
     conn.execute(upsert(RECEIPTS).values(height=anchored.height, sealed_ms=anchored.sealed_ms, anchored_ms=int(time.time() * 1000),
                                          judicial_checkpoint=anchored.judicial_checkpoint).on_conflict_do_nothing())

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evidence.deposit_codes import ALPHABET, CodeError, check_char, format_code, is_valid, new_code, normalize
+from evidence.deposit_codes import ALPHABET, CodeError, check_char, format_code, is_valid, new_code, new_codes, normalize
 
 bodies = st.text(alphabet=ALPHABET, min_size=13, max_size=13)
 
@@ -18,6 +18,14 @@ def test_fresh_codes_are_valid_and_distinct() -> None:
     code = next(iter(codes))
     assert normalize(format_code(code).lower()) == code
     assert normalize(" " + format_code(code) + " ") == code
+
+
+def test_a_blocks_codes_at_once_are_valid_distinct_and_use_every_character_at_every_position() -> None:
+    codes = new_codes(5000)
+    assert len(set(codes)) == 5000 and all(is_valid(c) and len(c) == 14 and c[-1] == check_char(c[:13]) for c in codes)
+    for position in range(13):  # each character position draws from all 32 (missing one by chance: < 10^-60)
+        assert {c[position] for c in codes} == set(ALPHABET)
+    assert new_codes(0) == [] and len(new_codes(1)) == 1
 
 
 @given(bodies.map(lambda body: body + check_char(body)))
