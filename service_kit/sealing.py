@@ -95,9 +95,9 @@ class Sealer:
     def _run(self) -> None:
         since: float | None = None
         while True:
-            with self._wake:
-                self._wake.wait(timeout=min(self.interval / 5, 0.1))
-                self._pending_hint = 0
+            with self._wake:  # woken early by ``notify`` once a full block's worth has been appended since the last seal
+                if self._pending_hint < self.max_entries and not self._stopping:
+                    self._wake.wait(timeout=min(self.interval / 5, 0.1))
             try:
                 if self._stopping:
                     if self._seal_on_stop:
@@ -106,10 +106,14 @@ class Sealer:
                 pending = self.ledger.store.size() - self.ledger.sealed_size()
                 if pending <= 0:
                     since = None
+                    with self._wake:
+                        self._pending_hint = 0
                     continue
                 now = time.monotonic()
                 since = since or now
                 if pending >= self.max_entries or now - since >= self.interval:
+                    with self._wake:  # what stays unsealed counts toward the next early wake
+                        self._pending_hint = max(0, pending - self.max_entries)
                     if self.ledger.seal(max_entries=self.max_entries) is not None:
                         self._on_seal()
                     since = now if pending > self.max_entries else None

@@ -276,10 +276,11 @@ class SupervisionChain:
         return self.lookups.find(lender_id, digest)
 
     def _sealed(self) -> None:
-        """After every seal: index the new blocks' digests, then wake the long-polls."""
-        index_sealed_blocks(self.ledger, self.store.engine)
+        """After every seal: send the block on its way to the judicial chain, index its digests, wake the long-polls.
+        (The anchorer first: the codes wait on the judicial chain, the look-ups by digest find pending deposits anyway.)"""
         if self.anchorer:
             self.anchorer.notify()
+        index_sealed_blocks(self.ledger, self.store.engine)
         self.changes.bump()
 
     def timeliness(self) -> list[dict[str, Any]]:
