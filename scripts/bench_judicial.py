@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import grpc  # noqa: E402
 import httpx  # noqa: E402
 from bench_report import machine_summary, results_table, write_section  # noqa: E402
-from bench_supervision import free_port, signed_bodies, wait_up  # noqa: E402
+from bench_supervision import cpu_seconds, free_port, signed_bodies, wait_up  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from chain.keys import public_key_bytes  # noqa: E402
@@ -183,13 +183,16 @@ def bench_latency(workdir: Path, rate: int, seconds: int, batch: int) -> dict[st
             with lock:
                 accepted[json.loads(answer)["items"][0]["index"]] = arrived
 
+    cpu_before = {name: cpu_seconds(proc.pid) for name, proc in (("supervision", sv), ("judicial", jc))}
     try:
         senders = [threading.Thread(target=send) for _ in range(SENDERS)]
         for t in senders:
             t.start()
         for t in senders:
             t.join()
-        achieved = len(bodies) * batch / (time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        achieved = len(bodies) * batch / wall
+        cores = {name: (cpu_seconds(proc.pid) - cpu_before[name]) / wall for name, proc in (("supervision", sv), ("judicial", jc))}
         finished.set()
         watcher.join(timeout=120)
     finally:
@@ -197,7 +200,8 @@ def bench_latency(workdir: Path, rate: int, seconds: int, batch: int) -> dict[st
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
     latencies = sorted(done[i] - accepted[i] for i in done)
-    return {"rate": achieved, "p50": statistics.median(latencies), "p99": latencies[int(0.99 * (len(latencies) - 1))], "samples": len(latencies)}
+    return {"rate": achieved, "p50": statistics.median(latencies), "p99": latencies[int(0.99 * (len(latencies) - 1))], "samples": len(latencies),
+            "cores": cores, "load": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -223,7 +227,9 @@ def main() -> None:
          f"{anchoring:,.0f} digests/s", f"{anchoring / 50_000:.2f}× of target", "≥ 50,000/s", "met" if anchoring >= 50_000 else "NOT met"),
         (f"Deposit → code visible to the lender, at {latency['rate']:,.0f} records/s for {args.seconds} s "
          f"({args.batch:,}-item pre-signed batches paced from {SENDERS} connections, default sealing 10k/500 ms)",
-         f"p50 {latency['p50']:.2f} s, p99 {latency['p99']:.2f} s ({latency['samples']} batches)", f"p99 {latency['p99'] / 1:.2f}× of limit",
+         f"p50 {latency['p50']:.2f} s, p99 {latency['p99']:.2f} s ({latency['samples']} batches); cores busy while sending: supervision "
+         f"{latency['cores']['supervision']:.2f}, judicial {latency['cores']['judicial']:.2f} of {os.cpu_count()}; load average {latency['load']:.1f}",
+         f"p99 {latency['p99'] / 1:.2f}× of limit",
          "p99 < 1 s", "met" if latency["p99"] < 1 else "NOT met"),
     ]
     body = "\n".join([f"Command: `./scripts/bench judicial` (rate={args.rate:,}/s, seconds={args.seconds})", f"Machine: {machine_summary()}", "",

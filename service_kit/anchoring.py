@@ -88,33 +88,49 @@ class AnchorOutbox:
         return (latest.height + 1 - self.next_height()) if latest else 0
 
     def _run(self) -> None:
+        """Anchor block after block. One block is in flight at a time (the judicial chain takes them in order), but
+        the next block's request is read while the judicial chain works on this one, and sent before this one's
+        codes are stored: a block costs the slower of the two sides, not both."""
         channel = self._channel_factory()
         stub = pb_grpc.CrossChainStub(channel)
         delay = 0.2
+        in_flight: _InFlight | None = None
         while not self._stopping:
-            height = self.next_height()
-            stored = self.ledger.store.block(height)
-            if stored is None:
-                with self._wake:
-                    self._wake.wait(timeout=0.5)
-                continue
             try:
-                self._anchor(stub, height, stored)
+                if in_flight is None:
+                    prepared = self._request(self.next_height())
+                    if prepared is None:  # nothing sealed to send: wait for the sealer
+                        with self._wake:
+                            self._wake.wait(timeout=0.5)
+                        continue
+                    in_flight = _InFlight(prepared, stub.Anchor.future(prepared.request, timeout=60))
+                following = self._request(in_flight.prepared.height + 1)  # read while the judicial chain works
+                anchored = self._answer(in_flight.prepared, in_flight.future.result())
+                in_flight = _InFlight(following, stub.Anchor.future(following.request, timeout=60)) if following else None
+                self._store(anchored)
                 delay = 0.2
                 self.last_error = None
             except grpc.RpcError as exc:
+                in_flight = None  # start again from the stored position (a block anchored twice gets its codes again)
                 self.last_error = f"{exc.code().name}: {exc.details()}"  # type: ignore[attr-defined]
-                log.warning("anchoring block %d of %s failed (%s); retrying in %.1f s", height, self.ledger.chain_id, self.last_error, delay)
+                log.warning("anchoring %s to the judicial chain failed (%s); retrying in %.1f s", self.ledger.chain_id, self.last_error, delay)
                 with self._wake:
                     self._wake.wait(timeout=delay)
                 delay = min(delay * 2, 5.0)
             except Exception:  # keep the outbox alive; the block stays queued
-                log.exception("anchoring block %d of %s failed", height, self.ledger.chain_id)
+                in_flight = None
+                log.exception("anchoring %s to the judicial chain failed", self.ledger.chain_id)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        if in_flight is not None:
+            in_flight.future.cancel()
         channel.close()
 
-    def _anchor(self, stub: pb_grpc.CrossChainStub, height: int, stored) -> None:  # type: ignore[no-untyped-def]
+    def _request(self, height: int) -> _Prepared | None:
+        """The anchor request of block ``height``, or None while it is not sealed."""
+        stored = self.ledger.store.block(height)
+        if stored is None:
+            return None
         block = self.ledger.block(height)
         first = block.header.first_index  # type: ignore[union-attr]
         entries = self.ledger.store.entries(first, stored.tree_size)
@@ -122,17 +138,38 @@ class AnchorOutbox:
             source_chain_id=self.ledger.chain_id, block_header=stored.header,
             checkpoint=self.ledger.store.checkpoint(stored.tree_size) or "",
             first_index=first, entries=[e.data for e in entries], lender_names=self._names(first, stored.tree_size))
-        receipt = stub.Anchor(request, timeout=60)
-        if receipt.first_source_index != first or len(receipt.deposit_codes) != len(entries):
-            raise RuntimeError(f"the judicial chain answered block {height} with codes for other entries")
-        anchored = AnchoredBlock(height, first, list(receipt.deposit_codes), receipt.judicial_checkpoint,
-                                 block.header.time_ms)  # type: ignore[union-attr]
+        return _Prepared(height, first, len(entries), block.header.time_ms, request)  # type: ignore[union-attr]
+
+    def _answer(self, prepared: _Prepared, receipt: pb.AnchorReceipt) -> AnchoredBlock:
+        if receipt.first_source_index != prepared.first or len(receipt.deposit_codes) != prepared.count:
+            raise RuntimeError(f"the judicial chain answered block {prepared.height} with codes for other entries")
+        return AnchoredBlock(prepared.height, prepared.first, list(receipt.deposit_codes), receipt.judicial_checkpoint, prepared.sealed_ms)
+
+    def _store(self, anchored: AnchoredBlock) -> None:
+        """The codes, and the position past the block, in one transaction."""
         with self.engine.begin() as conn:
             self._store_codes(conn, anchored)
-            moved = conn.execute(self._position.update().where(self._position.c.name == POSITION).values(next_height=height + 1))
+            moved = conn.execute(self._position.update().where(self._position.c.name == POSITION).values(next_height=anchored.height + 1))
             if moved.rowcount == 0:
-                conn.execute(self._position.insert().values(name=POSITION, next_height=height + 1))
+                conn.execute(self._position.insert().values(name=POSITION, next_height=anchored.height + 1))
         self._on_anchor()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A block's anchor request, with what its answer must match."""
+
+    height: int
+    first: int
+    count: int
+    sealed_ms: int
+    request: pb.AnchorRequest
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    prepared: _Prepared
+    future: grpc.Future
 
 
 def judicial_channel(target: str | None, certs_dir: Path | None, chain_id: str) -> grpc.Channel:
