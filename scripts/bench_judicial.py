@@ -107,14 +107,14 @@ def bench_anchoring(workdir: Path, blocks: int, per_block: int) -> float:
     return blocks * per_block / elapsed
 
 
-def bench_latency(workdir: Path, rate: int, seconds: int, batch: int) -> dict[str, float]:
+def bench_latency(workdir: Path, rate: int, seconds: int, batch: int, sealing: list[str]) -> dict[str, float]:
     """Deposit at ``rate`` records/s; time from the 202 until the code is visible to the lender."""
     certs, sdir, jdir = workdir / "certs", workdir / "supervision", workdir / "judicial"
     ensure_consortium(certs, [DEFAULT_CHAIN_ID])
     jport, sport = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     sv = subprocess.Popen([sys.executable, "-m", "fivechains.cli", "supervision", "serve", "--data-dir", str(sdir), "--port", str(sport),
-                           "--judicial", f"127.0.0.1:{jport}", "--certs", str(certs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                           "--judicial", f"127.0.0.1:{jport}", "--certs", str(certs), *sealing], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     wait_up(sport, sv)
     url = f"http://127.0.0.1:{sport}"
     key = Ed25519PrivateKey.generate()
@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--batch", type=int, default=1000, help="records per deposit request in the latency run")
+    parser.add_argument("--seal-entries", type=int, help="the supervision chain's --seal-entries in the latency run (default: its own)")
     parser.add_argument("--latency-only", action="store_true", help="skip the anchoring throughput (prints, never writes)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="fivechains-bench-jc-"))
@@ -219,14 +220,16 @@ def main() -> None:
         print("anchoring throughput …", flush=True)
         anchoring = 0.0 if args.latency_only else bench_anchoring(workdir, args.blocks, args.per_block)
         print("deposit → code latency …", flush=True)
-        latency = bench_latency(workdir, args.rate, args.seconds, batch=args.batch)
+        latency = bench_latency(workdir, args.rate, args.seconds, batch=args.batch,
+                                sealing=["--seal-entries", str(args.seal_entries)] if args.seal_entries else [])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     rows = [
         (f"Anchoring over gRPC with mutual TLS ({args.blocks} blocks × {args.per_block:,} digests, one judicial server process)",
          f"{anchoring:,.0f} digests/s", f"{anchoring / 50_000:.2f}× of target", "≥ 50,000/s", "met" if anchoring >= 50_000 else "NOT met"),
         (f"Deposit → code visible to the lender, at {latency['rate']:,.0f} records/s for {args.seconds} s "
-         f"({args.batch:,}-item pre-signed batches paced from {SENDERS} connections, default sealing 10k/500 ms)",
+         f"({args.batch:,}-item pre-signed batches paced from {SENDERS} connections, "
+         f"{'sealing every ' + format(args.seal_entries, ',') + ' entries or 500 ms' if args.seal_entries else 'default sealing 10k/500 ms'})",
          f"p50 {latency['p50']:.2f} s, p99 {latency['p99']:.2f} s ({latency['samples']} batches); cores busy while sending: supervision "
          f"{latency['cores']['supervision']:.2f}, judicial {latency['cores']['judicial']:.2f} of {os.cpu_count()}; load average {latency['load']:.1f}",
          f"p99 {latency['p99'] / 1:.2f}× of limit",
