@@ -30,6 +30,7 @@ def test_judicial_chain_killed_under_load_then_audit(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.serial  # restarts the PostgreSQL cluster every other PostgreSQL test shares
 def test_postgres_restarted_under_load(tmp_path: Path, pg_url: str) -> None:
     try:
         control = PostgresControl(_pg_admin_url())
