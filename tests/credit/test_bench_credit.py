@@ -42,11 +42,12 @@ def test_bench_credit_small_run_reports_its_figures() -> None:
     assert figures["machine"]["cpu_count"] >= 1 and figures["sizes"]["loans"] == 5000
     assert ingest["reports"] > 5000 * 3 and ingest["loans_opened"] == 5000 and ingest["skipped"] == 0
     assert ingest["loans_closed"] > 0 and ingest["entries"] > ingest["loans_opened"] + ingest["loans_closed"]  # overdue entries too
-    assert ingest["rate_per_s"] > 0 and ingest["steady_rate_per_s"] > 0 and ingest["ratio_to_target"] == round(ingest["rate_per_s"] / 50_000, 2)
+    assert ingest["rate_per_s"] > 0 and ingest["steady_rate_per_s"] > 0 and abs(ingest["ratio_to_target"] - ingest["rate_per_s"] / 50_000) <= 0.006
     for c, n in ((check["one_client"], 40), (check["paced"], 60), (check["concurrent"], 120)):
         assert c["checks"] == n and c["errors"] == 0
         assert 0 < c["p50_ms"] <= c["p95_ms"] <= c["p99_ms"] <= c["max_ms"] and c["rate_per_s"] > 0
-        assert c["p50_ratio_to_limit"] == round(c["p50_ms"] / 5, 2) and c["p99_ratio_to_limit"] == round(c["p99_ms"] / 20, 2)
+        # the ratios come from the unrounded latencies, the ms shown are rounded: equal to within the two roundings
+        assert abs(c["p50_ratio_to_limit"] - c["p50_ms"] / 5) <= 0.006 and abs(c["p99_ratio_to_limit"] - c["p99_ms"] / 20) <= 0.006
     assert check["concurrent"]["clients"] == check["paced"]["clients"] == 2 and check["paced"]["offered_per_s"] == 60
     assert check["target_ms"] == {"p50": 5.0, "p99": 20.0}
     args = argparse.Namespace(borrowers=2000, loans=5000, lenders=8, checks=120, sequential=40, paced=60, rate=60.0, clients=2, seed=20, warmup=20)
