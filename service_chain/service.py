@@ -28,7 +28,7 @@ from chain.keys import PublicKey, load_or_create_signer, public_key_from_bytes
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
 from chain.note import format_vkey, sign_note
-from chain_sql import open_store
+from chain_sql import insert_rows, open_store
 from chain_sql.migrations import upgrade_schema
 from evidence.deposit_codes import ALPHABET, RANDOM_CHARS, CodeError, normalize
 from evidence.digests import digest_bytes, digest_json
@@ -68,8 +68,9 @@ _HEX = re.compile(r"(?:[0-9a-f]{2}){1,64}")
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 PARTY_KINDS = ("funder", "buyer")
 _PARTY_OF_PURPOSE = {"financing": "funder", "transfer": "buyer"}
-_DEPOSITS_OF = text("SELECT idx, loan_id, record_type, event_ms, deposit_ms, digest, deposit_code, amount, rate_bp, dpd FROM sc_record "
-                    "WHERE lender_id = :lender AND loan_id IN :loans ORDER BY idx").bindparams(bindparam("loans", expanding=True))
+_DEPOSITS_OF_SQL = ("SELECT idx, loan_id, record_type, event_ms, deposit_ms, digest, deposit_code, amount, rate_bp, dpd FROM sc_record "
+                    "WHERE lender_id = {lender} AND loan_id IN ({loans}) ORDER BY idx")
+_POOL_LOAN_COLUMNS = ("pool_id", "loan_id", "seq", "eligible", "outstanding", "leaf")
 
 
 class DoublePledge(Conflict):
@@ -401,11 +402,10 @@ class ServiceChain:
                 pledged, held = claims.get(loan.loan_id, (None, None))
                 verdicts.append(check_loan(loan.loan_id, loan.claimed_outstanding_fen, records, deposits.get(loan.loan_id, []),
                                            ClaimState(pledged, held), pool.purpose, self.rules))
-            rows = [{"pool_id": pool_id, "loan_id": v.loan_id, "seq": pool.loans + n, "eligible": v.eligible,
-                     "outstanding": v.outstanding_fen or 0, "leaf": loan_leaf(lender_id, v)} for n, v in enumerate(verdicts)]
+            rows = [(pool_id, v.loan_id, pool.loans + n, v.eligible, v.outstanding_fen or 0, loan_leaf(lender_id, v)) for n, v in enumerate(verdicts)]
             eligible = [v for v in verdicts if v.eligible]
             with self.store.engine.begin() as conn:
-                conn.execute(POOL_LOANS.insert(), rows)
+                insert_rows(conn, POOL_LOANS, _POOL_LOAN_COLUMNS, rows)
                 conn.execute(update(POOLS).where(POOLS.c.id == pool_id).values(
                     loans=POOLS.c.loans + len(rows), eligible=POOLS.c.eligible + len(eligible),
                     outstanding=POOLS.c.outstanding + sum(v.outstanding_fen or 0 for v in eligible)))
@@ -414,10 +414,19 @@ class ServiceChain:
                            "exceptions": v.exceptions} for v in verdicts]}
 
     def _deposits(self, conn: Connection, lender_id: str, loan_ids: list[str]) -> dict[str, list[Deposit]]:
+        """The lender's deposits of these loans, by loan, in ledger order: plain driver SQL and the driver's own
+        rows (a chunk's 20,000 rows through SQLAlchemy's expanding parameters and Row objects cost a fifth of the check)."""
         out: dict[str, list[Deposit]] = {}
-        for n in range(0, len(loan_ids), 5000):
-            for row in conn.execute(_DEPOSITS_OF, {"lender": lender_id, "loans": loan_ids[n:n + 5000]}).all():
-                out.setdefault(row[1], []).append(Deposit(row[0], *row[2:]))
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for n in range(0, len(loan_ids), 5000):
+                chunk = loan_ids[n:n + 5000]
+                cursor.execute(_DEPOSITS_OF_SQL.format(lender=mark, loans=", ".join([mark] * len(chunk))), (lender_id, *chunk))
+                for row in cursor.fetchall():
+                    out.setdefault(row[1], []).append(Deposit(row[0], *row[2:]))
+        finally:
+            cursor.close()
         return out
 
     def certify(self, lender_id: str, pool_id: str, now_ms: int | None = None) -> dict[str, Any]:
