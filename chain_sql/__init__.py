@@ -8,6 +8,7 @@ pure core in ``chain/`` never does.
 
 from chain.storage.base import HeightTaken, LedgerStore, SealWrite, StoredBlock, StoredEntry
 
-from .store import SQLStore, insert_rows, open_store, sqlite_url, update_by_key
+from .store import PARAMS_PER_STATEMENT, SQLStore, insert_rows, open_store, param_mark, sqlite_url, update_by_key
 
-__all__ = ["HeightTaken", "LedgerStore", "SealWrite", "StoredBlock", "StoredEntry", "SQLStore", "open_store", "sqlite_url", "insert_rows", "update_by_key"]
+__all__ = ["HeightTaken", "LedgerStore", "SealWrite", "StoredBlock", "StoredEntry", "SQLStore", "open_store", "sqlite_url", "insert_rows", "update_by_key",
+           "param_mark", "PARAMS_PER_STATEMENT"]

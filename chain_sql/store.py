@@ -25,7 +25,7 @@ from chain.storage.base import HeightTaken, SealWrite, StoredBlock, StoredEntry
 
 from .schema import LEDGER_TABLES, BlockRow, CheckpointRow, EntryRow, LedgerMeta, TileRow
 
-__all__ = ["SQLStore", "open_store", "sqlite_url", "insert_rows", "update_by_key"]
+__all__ = ["SQLStore", "open_store", "sqlite_url", "insert_rows", "update_by_key", "param_mark", "PARAMS_PER_STATEMENT"]
 
 AlsoWrite = Callable[[Connection, int], None]
 _APPEND_LOCK = 0x5F1C_0001  # advisory lock key that serialises appends on PostgreSQL
@@ -289,7 +289,12 @@ class SQLStore:
             self._reader.dispose()
 
 
-_SQLITE_PARAMS_PER_STATEMENT = 2_000  # well under SQLite's limit (32,766); about where one statement costs least a row
+PARAMS_PER_STATEMENT = 2_000  # well under SQLite's limit (32,766); about where one statement costs least a row
+
+
+def param_mark(conn: Connection) -> str:
+    """The driver's positional parameter mark, for plain driver SQL on either backend: ``?`` (sqlite3) or ``%s`` (psycopg)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -302,7 +307,7 @@ def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: li
     if not rows:
         return
     if conn.dialect.name == "sqlite":
-        per = max(1, _SQLITE_PARAMS_PER_STATEMENT // len(columns))
+        per = max(1, PARAMS_PER_STATEMENT // len(columns))
         head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
         row_marks = "(" + ", ".join("?" * len(columns)) + ")"
         full = head + ", ".join([row_marks] * per)
@@ -322,8 +327,8 @@ def insert_rows(conn: Connection, table: Any, columns: tuple[str, ...], rows: li
 def update_by_key(conn: Connection, table: Any, key: str, column: str, pairs: list[tuple[Any, Any]]) -> None:
     """Set ``column`` of the row whose ``key`` is each pair's first value to its second, a few hundred rows a
     statement (``UPDATE … FROM (VALUES …)``, on SQLite and PostgreSQL alike) rather than a statement a row."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    per = _SQLITE_PARAMS_PER_STATEMENT // 2
+    mark = param_mark(conn)
+    per = PARAMS_PER_STATEMENT // 2
     for start in range(0, len(pairs), per):
         chunk = pairs[start:start + per]
         values = ", ".join([f"({mark}, {mark})"] * len(chunk))

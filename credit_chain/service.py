@@ -24,7 +24,7 @@ from chain.hashing import suite_by_name
 from chain.keys import PublicKey, load_or_create_signer
 from chain.ledger import Ledger
 from chain.note import format_vkey
-from chain_sql import open_store
+from chain_sql import open_store, update_by_key
 from chain_sql.migrations import upgrade_schema
 from evidence import oprf
 from evidence.canonical_json import canonical_json
@@ -581,8 +581,5 @@ def _stored_consent(conn: Connection, code: str) -> ConsentFacts | None:
 
 def _store_codes(conn: Any, anchored: AnchoredBlock) -> None:
     """The deposit codes of a block's entries, beside their documents."""
-    rows = [{"i": i, "c": c} for i, c in enumerate(anchored.codes, start=anchored.first_index)]
-    from sqlalchemy import bindparam
-
-    conn.execute(update(ENTRIES).where(ENTRIES.c.idx == bindparam("i")).values(deposit_code=bindparam("c")), rows)
+    update_by_key(conn, ENTRIES, "idx", "deposit_code", list(enumerate(anchored.codes, start=anchored.first_index)))
 

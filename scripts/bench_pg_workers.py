@@ -268,8 +268,8 @@ def main() -> None:
     rows.append(("PostgreSQL 2 processes / 1 process (`--workers 2`), medians",
                  f"{ratio:.2f}× (round by round: {', '.join(f'{r:.2f}×' for r in ratios)})", f"{ratio / TARGET:.2f}× of target", f"≥ {TARGET}×",
                  "met" if ratio >= TARGET else "NOT met"))
-    rows.append(("… this machine's ceiling for any number of processes: its cores over the cores one process keeps busy "
-                 "(API + PostgreSQL + clients)", f"{ceiling:.2f}×", f"measured {ratio / ceiling:.2f}× of it",
+    rows.append(("… this machine's ceiling for any number of processes: its cores over the cores the whole machine keeps busy "
+                 "with one process", f"{ceiling:.2f}×", f"measured {ratio / ceiling:.2f}× of it",
                  f"{TARGET}× needs ≥ {TARGET * median('pg1', 'machine_busy'):.1f} cores", ""))
     body = "\n".join([
         f"Command: `./scripts/bench pg-workers` ({args.rounds} rounds of {args.records:,} records per configuration in signed 1,000-item "

@@ -363,7 +363,7 @@ def main() -> None:
         "that heap (107 ms against a p50 of 28). Profile shares before → after (batches, GIL samples): storage",
         "inserts 25 % → 21 %, digest runs 19 % → 2 %, decide 4 % → 1 %, framework routing 9 % → 1 %; singles:",
         "FastAPI routing and dependency machinery 24 % → 0, the writer's expression compiling 10 % → 0.",
-        "Two API processes on PostgreSQL (below) are the way past one process's ceiling.",
+        "Past one process's ceiling: several API processes on PostgreSQL (below), on a machine with the cores for them.",
     ])
     print(body)
     if not args.no_write:

@@ -28,7 +28,7 @@ from chain.keys import PublicKey, load_or_create_signer, public_key_from_bytes
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
 from chain.note import format_vkey, sign_note
-from chain_sql import insert_rows, open_store
+from chain_sql import insert_rows, open_store, param_mark, update_by_key
 from chain_sql.migrations import upgrade_schema
 from evidence.deposit_codes import ALPHABET, RANDOM_CHARS, CodeError, normalize
 from evidence.digests import digest_bytes, digest_json
@@ -417,7 +417,7 @@ class ServiceChain:
         """The lender's deposits of these loans, by loan, in ledger order: plain driver SQL and the driver's own
         rows (a chunk's 20,000 rows through SQLAlchemy's expanding parameters and Row objects cost a fifth of the check)."""
         out: dict[str, list[Deposit]] = {}
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        mark = param_mark(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             for n in range(0, len(loan_ids), 5000):
@@ -678,6 +678,5 @@ class ServiceChain:
 
 def _store_codes(conn: Any, anchored: AnchoredBlock) -> None:
     """The deposit codes of a block's entries, beside their documents."""
-    rows = [{"i": i, "c": c} for i, c in enumerate(anchored.codes, start=anchored.first_index)]
-    conn.execute(update(ENTRIES).where(ENTRIES.c.idx == bindparam("i")).values(deposit_code=bindparam("c")), rows)
+    update_by_key(conn, ENTRIES, "idx", "deposit_code", list(enumerate(anchored.codes, start=anchored.first_index)))
 

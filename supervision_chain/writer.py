@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from chain.errors import StorageError
 from chain.ledger import Ledger
-from chain_sql import insert_rows
+from chain_sql import PARAMS_PER_STATEMENT, insert_rows, param_mark
 
 from .errors import IdempotencyConflict, Replay
 from .models import Deposit, DepositRequest
@@ -196,17 +196,16 @@ _DEPOSIT_COLUMNS = ("idx", "lender_id", "request_first", "digest", "record_type"
 
 
 _EARLIER = "lender_id, idempotency_key, first_index, count, deposit_time_ms, items_root"
-_PAIRS_PER_QUERY = 500  # two parameters a pair: far under SQLite's limit, whatever the group holds
 
 
 def _requests_of(conn: Connection, columns: str, key: str, pairs: list[tuple[str, str]]) -> list[Any]:
     """Rows of ``sv_request`` whose (lender_id, ``key``) is one of ``pairs``, as plain driver SQL: the
     group commit asks this twice per group, and building and compiling the expression each time
     cost more than the queries (1.7 ms a group)."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark, per = param_mark(conn), PARAMS_PER_STATEMENT // 2  # two parameters a pair, whatever the group holds
     found: list[Any] = []
-    for start in range(0, len(pairs), _PAIRS_PER_QUERY):
-        chunk = pairs[start:start + _PAIRS_PER_QUERY]
+    for start in range(0, len(pairs), per):
+        chunk = pairs[start:start + per]
         values = ", ".join([f"({mark}, {mark})"] * len(chunk))
         found += conn.exec_driver_sql(f"SELECT {columns} FROM sv_request WHERE (lender_id, {key}) IN (VALUES {values})",
                                       tuple(itertools.chain.from_iterable(chunk))).all()
