@@ -120,6 +120,8 @@ class ServiceSettingsSection(_Section):
     rules: Path | None = Field(None, description="the platform's rule file (TOML); default: the rules shipped with the service chain")
     seal_interval_ms: int = Field(500, ge=10, le=3_600_000)
     feed_interval_ms: int = Field(500, ge=10, le=3_600_000, description="how often to look for newly anchored reports")
+    check_workers: int | None = Field(None, ge=0, le=64, description="processes checking big pool chunks (default one per core, "
+                                                                      "at most 4; 0 checks in the request's thread)")
     enabled: bool = Field(True, description="`fivechains up` starts the service chain")
 
     @field_validator("db_url")

@@ -4,10 +4,13 @@ registers parties; the court asks who holds a claim; the regulator reads figures
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -112,14 +115,45 @@ class ServiceClient:
         return self._send("POST", "/v1/pools", {"purpose": purpose, "offered_to": offered_to})["pool_id"]
 
     def add_loans(self, pool_id: str, loans: Sequence[dict[str, Any]], progress: Callable[[int], None] | None = None,
-                  chunk: int = MAX_CHUNK_LOANS) -> list[dict[str, Any]]:
-        """Send the pool's loans in requests of ``chunk``; every loan's verdict, in order."""
+                  chunk: int = MAX_CHUNK_LOANS, in_flight: int = 2) -> list[dict[str, Any]]:
+        """Send the pool's loans in requests of ``chunk``, up to ``in_flight`` at once (the chain checks big chunks in
+        worker processes, one per core; the next body is built while one is checked); every loan's verdict, in the
+        order given. The first refused chunk raises once those before it are answered; no chunk is sent after it,
+        and chunks already sent stand (the pool's summary says what it holds)."""
+        path = f"/v1/pools/{pool_id}/loans"
+        starts = range(0, len(loans), chunk)
+        held = self.pool(pool_id)["loans"] if in_flight > 1 and len(starts) > 1 else None
+
+        def send(n: int) -> list[dict[str, Any]]:
+            body: dict[str, Any] = {"loans": list(loans[n:n + chunk])}
+            if held is not None:
+                body["position"] = held + n
+            content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            return self._send("POST", path, content=content)["loans"]
+
         out: list[dict[str, Any]] = []
-        for n in range(0, len(loans), chunk):
-            content = json.dumps({"loans": list(loans[n:n + chunk])}, ensure_ascii=False, separators=(",", ":")).encode()
-            out += self._send("POST", f"/v1/pools/{pool_id}/loans", content=content)["loans"]
-            if progress:
-                progress(len(out))
+        if in_flight <= 1 or len(starts) <= 1:
+            for n in starts:
+                out += send(n)
+                if progress:
+                    progress(len(out))
+            return out
+        with ThreadPoolExecutor(in_flight, thread_name_prefix="pool-upload") as senders:
+            pending: deque[Future[list[dict[str, Any]]]] = deque()
+            queued = iter(starts)
+            for n in itertools.islice(queued, in_flight):
+                pending.append(senders.submit(send, n))
+            while pending:
+                try:
+                    out += pending.popleft().result()
+                except BaseException:
+                    for later in pending:
+                        later.cancel()
+                    raise
+                if progress:
+                    progress(len(out))
+                for n in itertools.islice(queued, 1):
+                    pending.append(senders.submit(send, n))
         return out
 
     def certify(self, pool_id: str) -> dict[str, Any]:

@@ -41,3 +41,5 @@ class ServiceConfig:
     rules_path: Path = DEFAULT_RULES
     hash_suite: str = "sha256"
     key_type: str = "ed25519"
+    check_workers: int | None = None  # processes checking big pool chunks: None = one per core (at most 4), 0 = none
+    worker_min_bytes: int = 256 * 1024  # a smaller chunk is checked in the request's thread (a process hop costs more)

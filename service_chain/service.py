@@ -8,8 +8,6 @@ and the one party they are offered to; anyone else is told the pool does not exi
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets
 import threading
@@ -28,10 +26,8 @@ from chain.keys import PublicKey, load_or_create_signer, public_key_from_bytes
 from chain.ledger import Ledger
 from chain.merkle import leaf_hash
 from chain.note import format_vkey, sign_note
-from chain_sql import insert_rows, open_store, param_mark, update_by_key
+from chain_sql import insert_rows, open_store, update_by_key
 from chain_sql.migrations import upgrade_schema
-from evidence.deposit_codes import ALPHABET, RANDOM_CHARS, CodeError, normalize
-from evidence.digests import digest_bytes, digest_json
 from evidence.private_documents import Document
 from service_kit.anchoring import AnchoredBlock
 from service_kit.auth import TokenDigest
@@ -44,11 +40,14 @@ from service_kit.sealing import Changes
 from service_kit.source_chain import Anchoring, FeedLoop, SourceChainWorkers
 
 from . import registry
-from .certificate import Certificate, certificate_text, loan_leaf, loan_proof
-from .config import COURT_TOKEN_FILE, KEY_FILE, MAX_CHUNK_LOANS, MAX_LOAN_RECORDS, MAX_POOL_LOANS, OPERATOR_TOKEN_FILE, TOKEN_FILE, ServiceConfig
+from .certificate import Certificate, certificate_text, loan_proof
+from .chunk_check import CheckedChunk, LoanIn, RecordIn, check_chunk, check_id, parse_chunk
+from .chunk_order import ChunkOrder
+from .chunk_workers import ChunkWorkers, default_workers
+from .config import COURT_TOKEN_FILE, KEY_FILE, MAX_POOL_LOANS, OPERATOR_TOKEN_FILE, TOKEN_FILE, ServiceConfig
 from .deposit_mirror import DepositMirror, decode_page
 from .documents import SERVICE_DOCUMENTS
-from .pool_check import ClaimState, Deposit, LoanVerdict, Submitted, check_loan, china_day
+from .pool_check import china_day
 from .pool_tree import PoolTree
 from .rules import PURPOSES, Rules, load_rules
 from .tables import MIGRATIONS, AnchoredUpTo, EntryDoc, LenderKey, Party, Pool, PoolLoan, Registration
@@ -62,15 +61,10 @@ POOLS = Pool.__table__  # type: ignore[attr-defined]
 POOL_LOANS = PoolLoan.__table__  # type: ignore[attr-defined]
 REGISTRATIONS = Registration.__table__  # type: ignore[attr-defined]
 ANCHORED = AnchoredUpTo.__table__  # type: ignore[attr-defined]
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_STORED_CODE = re.compile(f"[{ALPHABET}]{{{RANDOM_CHARS + 1}}}")
-_HEX = re.compile(r"(?:[0-9a-f]{2}){1,64}")
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 PARTY_KINDS = ("funder", "buyer")
 _PARTY_OF_PURPOSE = {"financing": "funder", "transfer": "buyer"}
-_DEPOSITS_OF_SQL = ("SELECT idx, loan_id, record_type, event_ms, deposit_ms, digest, deposit_code, amount, rate_bp, dpd FROM sc_record "
-                    "WHERE lender_id = {lender} AND loan_id IN ({loans}) ORDER BY idx")
-_POOL_LOAN_COLUMNS = ("pool_id", "loan_id", "seq", "eligible", "outstanding", "leaf")
+_POOL_LOAN_COLUMNS = ("pool_id", "loan_id", "seq", "eligible", "outstanding", "leaf", "leaf_hash")
 
 
 class DoublePledge(Conflict):
@@ -89,71 +83,8 @@ class Viewer:
     id: str | None = None
 
 
-class RecordIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One record of a loan: the JSON record, its RFC 8785 text, or a file's bytes (base64) — exactly one — and its code."""
-
-    deposit_code: str
-    record: Any = msgspec.UNSET
-    canonical: str | None = None
-    content_b64: str | None = None
-    salt: str | None = None
-
-
-class LoanIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    loan_id: str
-    claimed_outstanding_fen: int
-    records: list[RecordIn]
-
-
-class LoansIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    loans: list[LoanIn]
-
-
-decode_loans = msgspec.json.Decoder(LoansIn).decode
-
-
 def _now() -> int:
     return int(time.time() * 1000)
-
-
-def _check_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise InvalidInput(f"{what} must be 1–64 letters, digits or . _ - (starting with a letter or digit)")
-    return value
-
-
-def _record_digest(n: int, record: RecordIn) -> str:
-    """The digest of a submitted record, as the lender computed it when depositing (``evidence.digests``)."""
-    given = [record.record is not msgspec.UNSET, record.canonical is not None, record.content_b64 is not None]
-    if sum(given) != 1:
-        raise InvalidInput(f"record {n}: give exactly one of record, canonical or content_b64")
-    salt = record.salt
-    if salt is not None and not _HEX.fullmatch(salt):
-        raise InvalidInput(f"record {n}: salt must be lowercase hex")
-    if record.canonical is not None:
-        return digest_bytes(record.canonical.encode(), salt)
-    if record.content_b64 is not None:
-        try:
-            return digest_bytes(base64.b64decode(record.content_b64, validate=True), salt)
-        except (binascii.Error, ValueError):
-            raise InvalidInput(f"record {n}: content_b64 is not valid base64") from None
-    if not isinstance(record.record, dict):
-        raise InvalidInput(f"record {n}: record must be a JSON object")
-    try:
-        return digest_json(record.record, salt)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"record {n}: record cannot be canonicalised ({exc})") from None
-
-
-def _code(value: str) -> str:
-    """A quoted code in the form codes are stored in; one already in that form is taken as it is (a wrong check
-    character matches no stored code either, so the verdict is the same), anything else is normalized."""
-    if _STORED_CODE.fullmatch(value):
-        return value
-    try:
-        return normalize(value)
-    except CodeError:
-        return "malformed:" + value[:40]  # never matches a stored code: the loan gets a wrong-code exception
 
 
 class ServiceChain:
@@ -182,6 +113,9 @@ class ServiceChain:
         self.changes = Changes()
         self.supervision_size = 0
         self._trees: OrderedDict[str, PoolTree] = OrderedDict()  # the last few certified pools' trees, for proofs
+        workers = default_workers() if config.check_workers is None else config.check_workers
+        self._chunk_workers = ChunkWorkers(self.store.url, workers) if workers > 0 else None
+        self._order = ChunkOrder()
         self.loop = FeedLoop(config.supervision_url, config.supervision_token_file, config.feed_interval_ms, sync_lenders=self.sync_lenders,
                              follow_once=self.follow_once, what="service feed")
         self.workers = SourceChainWorkers(self.ledger, self.changes, config.chain_id,
@@ -197,8 +131,15 @@ class ServiceChain:
         self.ledger.seal()
         self.workers.start()
 
+    def warm_workers(self) -> None:
+        """Start the pool-check worker processes now (``serve`` does, in the background), not at the first big chunk."""
+        if self._chunk_workers is not None:
+            self._chunk_workers.warm()
+
     def stop(self) -> None:
         self.workers.stop()
+        if self._chunk_workers is not None:
+            self._chunk_workers.close()
         self.store.close()
 
     def _append(self, doc: Document, rows: Any = None) -> int:
@@ -253,7 +194,7 @@ class ServiceChain:
     def add_party(self, party_id: str, name: str, kind: str, public_key: bytes, now_ms: int | None = None) -> dict[str, Any]:
         """The operator registers a funder or buyer with its key; the registration is an entry."""
         now_ms = now_ms or _now()
-        _check_id(party_id, "id")
+        check_id(party_id, "id")
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise InvalidInput("name must be 1–200 characters without control characters")
         if kind not in PARTY_KINDS:
@@ -339,7 +280,7 @@ class ServiceChain:
         """An open pool of this lender, for financing (offered to a funder) or a transfer (to a buyer)."""
         if purpose not in PURPOSES:
             raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}")
-        _check_id(offered_to, "offered_to")
+        check_id(offered_to, "offered_to")
         with self.store.read_engine.connect() as conn:
             party = conn.execute(select(PARTIES.c.kind, PARTIES.c.enabled).where(PARTIES.c.id == offered_to)).first()
         wanted = _PARTY_OF_PURPOSE[purpose]
@@ -361,73 +302,65 @@ class ServiceChain:
         return row
 
     def add_loans(self, lender_id: str, pool_id: str, body: bytes) -> dict[str, Any]:
-        """Check a chunk of loans (JSON ``{"loans": [...]}``) against the lender's deposits and add them to its open pool."""
-        try:
-            loans = decode_loans(body).loans
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(f"the body does not have the pool-loans shape: {exc}") from None
-        except msgspec.DecodeError:
-            raise InvalidInput("the body is not JSON") from None
-        if not loans:
-            raise InvalidInput("loans must hold at least one loan")
-        if len(loans) > MAX_CHUNK_LOANS:
-            raise InvalidInput(f"at most {MAX_CHUNK_LOANS} loans per request; send the pool in several")
-        submitted: list[tuple[LoanIn, list[Submitted]]] = []
-        seen: set[str] = set()
-        for loan in loans:
-            _check_id(loan.loan_id, "loan_id")
-            if loan.loan_id in seen:
-                raise InvalidInput(f"loan {loan.loan_id} is twice in this request")
-            seen.add(loan.loan_id)
-            if loan.claimed_outstanding_fen < 0:
-                raise InvalidInput(f"loan {loan.loan_id}: claimed_outstanding_fen must not be negative")
-            if not 1 <= len(loan.records) <= MAX_LOAN_RECORDS:
-                raise InvalidInput(f"loan {loan.loan_id}: 1 to {MAX_LOAN_RECORDS} records")
-            submitted.append((loan, [Submitted(_record_digest(n, r), _code(r.deposit_code)) for n, r in enumerate(loan.records, start=1)]))
-        ids = [loan.loan_id for loan in loans]
+        """Check a chunk of loans (JSON ``{"loans": [...]}``) against the lender's deposits and add them to its open pool.
+
+        The check runs outside the write lock (in a worker process when the chunk is big, so chunks sent together are
+        checked on every core); the rows are stored under it once the pool is found still open, no loan of the chunk
+        is in it already, and the registry is as the check read it — a pledge registered meanwhile has the chunk
+        checked again, under the lock."""
+        viewer = Viewer("lender", lender_id)
+        with self._order.arriving(pool_id):
+            with self.store.read_engine.connect() as conn:
+                purpose = self._open_pool(conn, pool_id, viewer, 0).purpose
+            checked = self._check_chunk(lender_id, purpose, body)
+            position = checked.position
+            if position is not None and not self._order.wait_turn(pool_id, position, lambda: self._held(pool_id)):
+                raise PoolState(f"this chunk goes after {position} loans, but the pool holds {self._held(pool_id)}: a chunk before it "
+                                "was refused or not sent (send that one again, then this one)")
+            return self._store_chunk(lender_id, pool_id, viewer, purpose, body, checked)
+
+    def _store_chunk(self, lender_id: str, pool_id: str, viewer: Viewer, purpose: str, body: bytes, checked: CheckedChunk) -> dict[str, Any]:
         with self._write:
             with self.store.read_engine.connect() as conn:
-                pool = self._pool_row(conn, pool_id, Viewer("lender", lender_id))
-                if pool.state != "open":
-                    raise PoolState(f"pool {pool_id} is {pool.state}: loans can be added only before it is certified")
-                if pool.loans + len(loans) > MAX_POOL_LOANS:
-                    raise InvalidInput(f"a pool holds at most {MAX_POOL_LOANS} loans")
+                pool = self._open_pool(conn, pool_id, viewer, len(checked.rows))
+                if checked.position is not None and pool.loans != checked.position:
+                    raise PoolState(f"this chunk goes after {checked.position} loans, but the pool holds {pool.loans}")
+                ids = checked.loan_ids
                 already = conn.execute(select(POOL_LOANS.c.loan_id).where(POOL_LOANS.c.pool_id == pool_id, POOL_LOANS.c.loan_id.in_(ids))).first()
                 if already:
                     raise Conflict(f"loan {already[0]} is already in pool {pool_id}")
-                deposits = self._deposits(conn, lender_id, ids)
-                claims = registry.claim_states(conn, lender_id, ids)
-            verdicts: list[LoanVerdict] = []
-            for loan, records in submitted:
-                pledged, held = claims.get(loan.loan_id, (None, None))
-                verdicts.append(check_loan(loan.loan_id, loan.claimed_outstanding_fen, records, deposits.get(loan.loan_id, []),
-                                           ClaimState(pledged, held), pool.purpose, self.rules))
-            rows = [(pool_id, v.loan_id, pool.loans + n, v.eligible, v.outstanding_fen or 0, loan_leaf(lender_id, v)) for n, v in enumerate(verdicts)]
-            eligible = [v for v in verdicts if v.eligible]
+                if registry.claim_states(conn, lender_id, ids) != checked.claims:
+                    checked = check_chunk(conn, lender_id, purpose, self.rules, parse_chunk(body), self.suite)
+            rows = [(pool_id, loan_id, pool.loans + n, eligible, outstanding, leaf, hashed)
+                    for n, (loan_id, eligible, outstanding, leaf, hashed) in enumerate(checked.rows)]
             with self.store.engine.begin() as conn:
                 insert_rows(conn, POOL_LOANS, _POOL_LOAN_COLUMNS, rows)
                 conn.execute(update(POOLS).where(POOLS.c.id == pool_id).values(
-                    loans=POOLS.c.loans + len(rows), eligible=POOLS.c.eligible + len(eligible),
-                    outstanding=POOLS.c.outstanding + sum(v.outstanding_fen or 0 for v in eligible)))
-        return {"pool_id": pool_id, "added": len(rows), "eligible": len(eligible),
-                "loans": [{"loan_id": v.loan_id, "eligible": v.eligible, "outstanding_fen": v.outstanding_fen, "claimed_fen": v.claimed_fen,
-                           "exceptions": v.exceptions} for v in verdicts]}
+                    loans=POOLS.c.loans + len(rows), eligible=POOLS.c.eligible + checked.eligible, outstanding=POOLS.c.outstanding + checked.outstanding))
+        return {"pool_id": pool_id, "added": len(rows), "eligible": checked.eligible, "loans": checked.verdicts}
 
-    def _deposits(self, conn: Connection, lender_id: str, loan_ids: list[str]) -> dict[str, list[Deposit]]:
-        """The lender's deposits of these loans, by loan, in ledger order: plain driver SQL and the driver's own
-        rows (a chunk's 20,000 rows through SQLAlchemy's expanding parameters and Row objects cost a fifth of the check)."""
-        out: dict[str, list[Deposit]] = {}
-        mark = param_mark(conn)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            for n in range(0, len(loan_ids), 5000):
-                chunk = loan_ids[n:n + 5000]
-                cursor.execute(_DEPOSITS_OF_SQL.format(lender=mark, loans=", ".join([mark] * len(chunk))), (lender_id, *chunk))
-                for row in cursor.fetchall():
-                    out.setdefault(row[1], []).append(Deposit(row[0], *row[2:]))
-        finally:
-            cursor.close()
-        return out
+    def _held(self, pool_id: str) -> int:
+        with self.store.read_engine.connect() as conn:
+            return conn.execute(select(POOLS.c.loans).where(POOLS.c.id == pool_id)).scalar_one()
+
+    def _open_pool(self, conn: Connection, pool_id: str, viewer: Viewer, adding: int) -> Any:
+        """The lender's pool, if it is open and can take ``adding`` more loans."""
+        pool = self._pool_row(conn, pool_id, viewer)
+        if pool.state != "open":
+            raise PoolState(f"pool {pool_id} is {pool.state}: loans can be added only before it is certified")
+        if pool.loans + adding > MAX_POOL_LOANS:
+            raise InvalidInput(f"a pool holds at most {MAX_POOL_LOANS} loans")
+        return pool
+
+    def _check_chunk(self, lender_id: str, purpose: str, body: bytes) -> CheckedChunk:
+        """The chunk checked in a worker process if it is big and there are workers, else here."""
+        if self._chunk_workers is not None and len(body) >= self.config.worker_min_bytes:
+            checked = self._chunk_workers.check(lender_id, purpose, self.rules, self.suite.name, body)
+            if checked is not None:
+                return checked
+        chunk = parse_chunk(body)
+        with self.store.read_engine.connect() as conn:
+            return check_chunk(conn, lender_id, purpose, self.rules, chunk, self.suite)
 
     def certify(self, lender_id: str, pool_id: str, now_ms: int | None = None) -> dict[str, Any]:
         """Close the pool and sign its certificate (a ``poolcert`` entry): the root over every loan's leaf, in order added."""
@@ -439,8 +372,7 @@ class ServiceChain:
                     raise PoolState(f"pool {pool_id} is already {pool.state}")
                 if pool.loans == 0:
                     raise PoolState(f"pool {pool_id} has no loans yet")
-                leaves = [r[0] for r in conn.execute(select(POOL_LOANS.c.leaf).where(POOL_LOANS.c.pool_id == pool_id).order_by(POOL_LOANS.c.seq))]
-            tree = PoolTree([leaf_hash(leaf.encode(), self.suite) for leaf in leaves], self.suite)
+                tree = PoolTree(self._leaf_hashes(conn, pool_id), self.suite)
             cert = Certificate(self.config.chain_id, pool_id, lender_id, pool.purpose, pool.offered_to, pool.loans, pool.eligible,
                                pool.outstanding, self.suite.name, tree.root(), self.rules.sha256, now_ms)
             note = sign_note(certificate_text(cert), [self.signer]).to_text()
@@ -454,6 +386,15 @@ class ServiceChain:
         self._remember(pool_id, tree)
         return {"pool_id": pool_id, "certificate": note, "index": index, "loans": pool.loans, "eligible": pool.eligible,
                 "outstanding_fen": pool.outstanding, "vkey": self.vkey}
+
+    def _leaf_hashes(self, conn: Connection, pool_id: str) -> list[bytes]:
+        """The pool's leaf hashes in order: as stored at the check, or (a row from before they were) hashed now."""
+        hashed = select(POOL_LOANS.c.leaf_hash).where(POOL_LOANS.c.pool_id == pool_id).order_by(POOL_LOANS.c.seq)
+        hashes = conn.execute(hashed).scalars().all()
+        if all(h is not None for h in hashes):
+            return list(hashes)
+        leaves = conn.execute(select(POOL_LOANS.c.leaf, POOL_LOANS.c.leaf_hash).where(POOL_LOANS.c.pool_id == pool_id).order_by(POOL_LOANS.c.seq))
+        return [h if h is not None else leaf_hash(leaf.encode(), self.suite) for leaf, h in leaves]
 
     def _remember(self, pool_id: str, tree: PoolTree) -> None:
         self._trees[pool_id] = tree
@@ -510,8 +451,7 @@ class ServiceChain:
             wanted = conn.execute(query).all()
             tree = self._trees.get(pool_id)
             if tree is None:
-                leaves = [r[0] for r in conn.execute(select(POOL_LOANS.c.leaf).where(POOL_LOANS.c.pool_id == pool_id).order_by(POOL_LOANS.c.seq))]
-                tree = PoolTree([leaf_hash(leaf.encode(), self.suite) for leaf in leaves], self.suite)
+                tree = PoolTree(self._leaf_hashes(conn, pool_id), self.suite)
                 self._remember(pool_id, tree)
         return {"pool_id": pool_id, "certificate": pool.certificate, "vkey": self.vkey,
                 "proofs": [loan_proof(pool_id, seq, tree.size, leaf, tree.proof(seq)) for seq, leaf in wanted]}
@@ -534,7 +474,7 @@ class ServiceChain:
         """The lender proposes registering its certified pool's eligible loans to the pool's funder (pledge) or buyer (transfer),
         signing the terms; refused at once if a loan is already encumbered."""
         now_ms = now_ms or _now()
-        _check_id(registration_id, "registration_id")
+        check_id(registration_id, "registration_id")
         if type(amount_fen) is not int or amount_fen < 0 or type(term_months) is not int or not 0 <= term_months <= 600:
             raise InvalidInput("amount_fen must be a non-negative integer and term_months an integer from 0 to 600")
         with self._write:

@@ -90,6 +90,7 @@ class PoolLoan(SQLModel, table=True):
     eligible: bool = Field(sa_column=Column(Boolean, nullable=False))
     outstanding: int = Field(sa_column=Column(_B, nullable=False))
     leaf: str = Field(sa_column=Column(Text, nullable=False))
+    leaf_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))  # the tree's level 0, made at the check
 
 
 class Registration(SQLModel, table=True):

@@ -18,6 +18,8 @@ from chain_sql.schema import LEDGER_TABLES
 from judicial_chain.models import JUDICIAL_TABLES
 from judicial_chain.models import MIGRATIONS as JUDICIAL
 from judicial_chain.portal.accounts import Judge, VerificationLog
+from service_chain.tables import MIGRATIONS as SERVICE
+from service_chain.tables import SERVICE_TABLES
 from supervision_chain.models import MIGRATIONS as SUPERVISION
 from supervision_chain.models import SUPERVISION_TABLES
 
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DECLARED = {
     "supervision": (SUPERVISION, [*LEDGER_TABLES, *SUPERVISION_TABLES]),
     "judicial": (JUDICIAL, [*LEDGER_TABLES, *JUDICIAL_TABLES, Judge.__table__, VerificationLog.__table__]),  # type: ignore[attr-defined]
+    "service": (SERVICE, [*LEDGER_TABLES, *SERVICE_TABLES]),
 }
 
 
@@ -40,7 +43,7 @@ def database_url(request, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'db.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
 
 
-@pytest.mark.parametrize("kind", ["supervision", "judicial"])
+@pytest.mark.parametrize("kind", ["supervision", "judicial", "service"])
 def test_migrations_build_exactly_the_declared_schema(database_url: str, kind: str) -> None:
     migrations, tables = DECLARED[kind]
     store = open_store(database_url)

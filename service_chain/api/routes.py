@@ -73,7 +73,10 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 _LOANS_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "type": "object", "required": ["loans"], "properties": {"loans": {"type": "array", "maxItems": 5000, "items": {
+    "type": "object", "required": ["loans"], "properties": {
+        "position": {"type": "integer", "minimum": 0, "description": "How many loans the pool holds before this chunk: chunks sent "
+                     "together are stored in this order (one waits for those before it; 409 pool-state if one before it failed)"},
+        "loans": {"type": "array", "maxItems": 5000, "items": {
         "type": "object", "required": ["loan_id", "claimed_outstanding_fen", "records"], "properties": {
             "loan_id": {"type": "string"}, "claimed_outstanding_fen": {"type": "integer", "minimum": 0},
             "records": {"type": "array", "maxItems": 64, "items": {"type": "object", "required": ["deposit_code"], "properties": {

@@ -60,6 +60,23 @@ def test_a_pool_of_good_and_crafted_bad_loans(world: ServiceWorld) -> None:
     world.good, world.pool_id = good, pool_id
 
 
+def test_chunks_sent_two_at_a_time_keep_the_pools_order(world: ServiceWorld) -> None:
+    """The SDK sends a pool's chunks two at a time, numbered: the verdicts and the certified pool's leaves come back in
+    the order given, and a chunk numbered out of turn is refused (409 pool-state) without writing."""
+    loans = world.make_loans("L0001", "ORDER", 7)
+    with world.lender("L0001") as lender:
+        pool_id = lender.new_pool("financing", "F001")
+        verdicts = lender.add_loans(pool_id, [loan.entry() for loan in loans], chunk=2, in_flight=2)
+        assert [v["loan_id"] for v in verdicts] == [loan.loan_id for loan in loans] and all(v["eligible"] for v in verdicts)
+        with pytest.raises(ServiceError) as refused:
+            lender._send("POST", f"/v1/pools/{pool_id}/loans", {"position": 3, "loans": [world.make_loans("L0001", "LATER", 1)[0].entry()]})  # noqa: SLF001
+        assert (refused.value.status, refused.value.slug) == (409, "pool-state") and "holds 7" in refused.value.detail
+        cert = lender.certify(pool_id)
+        proofs = lender.proofs(pool_id, start=0, limit=100)["proofs"]
+    assert cert["loans"] == 7
+    assert [json.loads(p["leaf"])["loan_id"] for p in sorted(proofs, key=lambda p: p["index"])] == [loan.loan_id for loan in loans]
+
+
 def test_claim_mismatch_and_the_pool_certificate_verify_offline(world: ServiceWorld) -> None:
     with world.lender("L0001") as lender:
         pool_id = world.pool_id
