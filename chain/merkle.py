@@ -29,6 +29,7 @@ __all__ = [
     "LEAF_PREFIX",
     "NODE_PREFIX",
     "leaf_hash",
+    "hash_level",
     "leaf_hashes",
     "node_hash",
     "empty_root",
@@ -80,7 +81,7 @@ def split_point(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _hash_level(level: Sequence[bytes], suite: HashSuite) -> list[bytes]:
+def hash_level(level: Sequence[bytes], suite: HashSuite = SHA256) -> list[bytes]:
     """Hash a level pairwise into the next one; an unpaired last hash moves up unchanged.
 
     Carrying the last hash up unhashed yields exactly the RFC 9162 left-balanced tree; it
@@ -109,7 +110,7 @@ def root(leaf_hashes: Sequence[bytes], suite: HashSuite = SHA256) -> bytes:
         return bytes(leaf_hashes[0])
     level: Sequence[bytes] = leaf_hashes
     while len(level) > 1:
-        level = _hash_level(level, suite)
+        level = hash_level(level, suite)
     return level[0]
 
 

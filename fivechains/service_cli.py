@@ -39,7 +39,7 @@ def build_service_chain(settings: Any, supervision: str | None, supervision_toke
     config = ServiceConfig(folder, sc.db_url, sc.chain_id, supervision_url=supervision, supervision_token_file=supervision_token_file,
                            feed_interval_ms=sc.feed_interval_ms, seal_interval_ms=sc.seal_interval_ms, judicial_target=judicial,
                            certs_dir=settings.certs() if judicial else None, rules_path=sc.rules or DEFAULT_RULES,
-                           hash_suite=settings.hash_suite(), key_type=settings.key_type(), check_workers=sc.check_workers)
+                           hash_suite=settings.hash_suite(), key_type=settings.key_type(), check_workers=sc.check_workers, warm_workers=True)
     try:
         return ServiceChain(config)
     except RulesError as exc:

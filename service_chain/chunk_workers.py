@@ -14,7 +14,8 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+import time
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy import Engine
@@ -35,11 +36,19 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _start_worker(url: str) -> None:
+def _start_worker(url: str, parent: int) -> None:
     global _engine
     from chain_sql import open_store
 
     _engine = open_store(url).read_engine
+    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-chain", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """A worker outlives nothing: when the chain's process is gone (even by ``kill -9``), so is the worker."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def _ready() -> bool:
@@ -83,9 +92,13 @@ class ChunkWorkers:
     def warm(self) -> None:
         """Start every worker now (a spawned process imports the chain's code: about a second), not at the first chunk."""
         executor = self._running()
-        if executor is not None:
+        if executor is None:
+            return
+        try:
             for future in [executor.submit(_ready) for _ in range(self.workers)]:
                 future.result()
+        except (BrokenProcessPool, RuntimeError, CancelledError):  # closed or lost meanwhile: the first chunk starts them
+            log.info("the pool-check workers were not warmed (the chain stopped or a worker was lost)")
 
     def close(self) -> None:
         with self._lock:
@@ -99,5 +112,5 @@ class ChunkWorkers:
                 return None
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                     initializer=_start_worker, initargs=(self.url,))
+                                                     initializer=_start_worker, initargs=(self.url, os.getpid()))
             return self._executor

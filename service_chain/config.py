@@ -43,3 +43,4 @@ class ServiceConfig:
     key_type: str = "ed25519"
     check_workers: int | None = None  # processes checking big pool chunks: None = one per core (at most 4), 0 = none
     worker_min_bytes: int = 256 * 1024  # a smaller chunk is checked in the request's thread (a process hop costs more)
+    warm_workers: bool = False  # start the check workers in the background at start (`serve` and `up` do), not at the first chunk

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chain.hashing import SHA256, HashSuite
-from chain.merkle import empty_root, node_hash
+from chain.merkle import empty_root, hash_level
 
 __all__ = ["PoolTree"]
 
@@ -22,11 +22,7 @@ class PoolTree:
         self.suite = suite
         self.levels: list[list[bytes]] = [list(leaf_hashes)]
         while len(self.levels[-1]) > 1:
-            below = self.levels[-1]
-            up = [node_hash(below[i], below[i + 1], suite) for i in range(0, len(below) - 1, 2)]
-            if len(below) % 2:
-                up.append(below[-1])
-            self.levels.append(up)
+            self.levels.append(hash_level(self.levels[-1], suite))
 
     @property
     def size(self) -> int:

@@ -83,7 +83,8 @@ class PoolLoan(SQLModel, table=True):
     """One loan of a pool: its verdict and its certificate leaf (canonical JSON), in the order added."""
 
     __tablename__ = "sc_pool_loan"
-    __table_args__ = (Index("ix_sc_pool_loan_seq", "pool_id", "seq", unique=True),)
+    __table_args__ = (Index("ix_sc_pool_loan_seq", "pool_id", "seq", unique=True),
+                      Index("ix_sc_pool_loan_hashes", "pool_id", "seq", "leaf_hash"))  # certify reads the hashes alone, not the leaves' pages
     pool_id: str = Field(sa_column=Column(_S(32), primary_key=True))
     loan_id: str = Field(sa_column=Column(_S(64), primary_key=True))
     seq: int = Field(sa_column=Column(_I, nullable=False))  # the leaf's index in the pool tree

@@ -285,3 +285,39 @@ def test_rows_without_a_stored_leaf_hash_certify_the_same_tree(pair, book) -> No
     inline._trees.clear()  # noqa: SLF001 — the proofs' tree rebuilt from the table, not the one kept at certify
     proofs = inline.proofs(Viewer("lender", "L1"), pool, start=0, limit=100)["proofs"]
     assert [verify_proof(checked, p)["loan_id"] for p in proofs] == [loan["loan_id"] for loan in loans[:9]]
+
+
+def test_workers_end_with_the_chains_process_even_on_kill_9(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = ("import json, multiprocessing, sys, time\n"
+              "from service_chain.chunk_workers import ChunkWorkers\n"
+              "if __name__ == '__main__':\n"
+              f"    w = ChunkWorkers('sqlite:///{tmp_path / 'db.sqlite'}', 2)\n"
+              "    w.warm()\n"
+              "    print(json.dumps([p.pid for p in multiprocessing.active_children()]), flush=True)\n"
+              "    time.sleep(120)\n")
+    (tmp_path / "served.py").write_text(script)
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "served.py")], stdout=subprocess.PIPE, text=True, cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        pids = json.loads(parent.stdout.readline())  # type: ignore[union-attr]
+        assert len(pids) == 2
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    assert not alive, f"workers {alive} outlived their chain"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"
